@@ -1,0 +1,133 @@
+"""Self-checks for exercises: run the learner's answer, compare with a reference, explain.
+
+A check never raises at the learner. It returns a :class:`CheckResult` that prints as one
+line (``✅ ...`` or ``❌ ...`` with the reason) and that is truthy only when the answer is right.
+An exception inside the learner's code becomes part of the message, with the line that failed,
+instead of a traceback through the package.
+
+Writing a check (in ``rnncourse/exercises/chNN.py``)::
+
+    @self_check("Exercise 2.1: parameter count")
+    def check_param_count(count_params):
+        got = count_params(input_size=3, hidden_size=5)
+        expect_equal(got, 3 * 5 + 5 * 5 + 5 + 5, what="count_params(3, 5)",
+                     hint="count W_xh, W_hh and both bias vectors")
+
+Inside a check, ``expect_*`` helpers raise :class:`CheckFailed` with a learner-facing message;
+the decorator turns that (and any other exception) into a failed :class:`CheckResult`.
+Notebooks assert their own reference solutions with ``assert check_x(solution)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["CheckResult", "CheckFailed", "self_check", "expect", "expect_equal", "expect_close"]
+
+
+class CheckFailed(Exception):
+    """Raised inside a check with a message for the learner."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of a self-check: truthy when passed, prints as a one-line verdict."""
+
+    name: str
+    passed: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        mark = "✅" if self.passed else "❌"
+        return f"{mark} {self.name}: {self.message}"
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        colour = "#009E73" if self.passed else "#D55E00"
+        text = str(self).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return f'<pre style="color:{colour};white-space:pre-wrap">{text}</pre>'
+
+
+def _where_it_failed(exc: BaseException) -> str:
+    """The innermost frame that is not inside rnncourse/torch/numpy: the learner's line."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    for frame in reversed(frames):
+        path = frame.filename.replace("\\", "/")
+        if not any(part in path for part in ("/rnncourse/", "/torch/", "/numpy/")):
+            return f" (in {frame.name}, line {frame.lineno}: {frame.line})"
+    return ""
+
+
+def self_check(name: str) -> Callable[[Callable[..., None]], Callable[..., CheckResult]]:
+    """Turn a function that raises on a wrong answer into a check returning a CheckResult."""
+
+    def decorate(check: Callable[..., None]) -> Callable[..., CheckResult]:
+        @functools.wraps(check)
+        def run(*args: Any, **kwargs: Any) -> CheckResult:
+            try:
+                check(*args, **kwargs)
+            except CheckFailed as failure:
+                return CheckResult(name, False, str(failure))
+            except NotImplementedError:
+                return CheckResult(name, False, "not implemented yet: replace the "
+                                   "`raise NotImplementedError` with your code")
+            except Exception as exc:  # the learner's code crashed: say where, not a traceback
+                return CheckResult(name, False, f"your code raised {type(exc).__name__}: "
+                                   f"{exc}{_where_it_failed(exc)}")
+            return CheckResult(name, True, "correct")
+
+        return run
+
+    return decorate
+
+
+def expect(condition: bool, message: str) -> None:
+    """Fail the check with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise CheckFailed(message)
+
+
+def expect_equal(got: Any, want: Any, what: str, hint: str = "") -> None:
+    """Fail unless ``got == want`` (for ints, strings, tuples, ...)."""
+    if got != want:
+        raise CheckFailed(f"{what} should be {want!r}, got {got!r}" + (f". Hint: {hint}" if hint
+                                                                        else ""))
+
+
+def _as_numpy(value: Any, what: str) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().double().numpy()
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise CheckFailed(f"{what} should be an array or tensor, got "
+                          f"{type(value).__name__}") from None
+
+
+def expect_close(got: Any, want: Any, what: str, atol: float = 1e-6, rtol: float = 1e-5,
+                 hint: str = "") -> None:
+    """Fail unless arrays/tensors ``got`` and ``want`` have one shape and close values."""
+    g, w = _as_numpy(got, what), _as_numpy(want, what)
+    suffix = f". Hint: {hint}" if hint else ""
+    if g.shape != w.shape:
+        raise CheckFailed(f"{what} should have shape {tuple(w.shape)}, got {tuple(g.shape)}"
+                          + suffix)
+    if not np.all(np.isfinite(g)):
+        raise CheckFailed(f"{what} contains NaN or infinity" + suffix)
+    err = np.abs(g - w)
+    if not np.all(err <= atol + rtol * np.abs(w)):
+        worst = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
+        raise CheckFailed(f"{what} differs from the reference: largest difference "
+                          f"{err.max():.3g} at index {tuple(int(i) for i in worst)} "
+                          f"(got {g[worst]:.6g}, expected {w[worst]:.6g})" + suffix)
