@@ -1,7 +1,8 @@
 """One plotting style for the whole course.
 
 Colours are the Okabe–Ito palette, which stays distinguishable under the common forms of
-colour blindness; lines also cycle through markers so that a plot printed in grey still reads.
+colour blindness; lines also cycle through dash patterns so that a plot printed in grey still
+reads (markers would smother curves of thousands of points).
 Call :func:`use_style` once at the top of a notebook.
 """
 
@@ -25,15 +26,14 @@ PALETTE: dict[str, str] = {
     "black": "#000000",
 }
 _CYCLE = ["blue", "orange", "green", "vermillion", "sky", "purple", "black", "yellow"]
-_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+_DASHES = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 3))]
 
 
 def use_style() -> None:
     """Set matplotlib's defaults to the course style (palette, sizes, grid, labels)."""
     mpl.rcParams.update({
-        "axes.prop_cycle": cycler(color=[PALETTE[c] for c in _CYCLE]) + cycler(marker=_MARKERS),
+        "axes.prop_cycle": cycler(color=[PALETTE[c] for c in _CYCLE]) + cycler(linestyle=_DASHES),
         "lines.markersize": 4,
-        "lines.markevery": None,
         "lines.linewidth": 1.8,
         "figure.figsize": (6.4, 3.6),
         "figure.dpi": 110,
