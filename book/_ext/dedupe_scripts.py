@@ -18,9 +18,11 @@ def _drop_duplicates(app: Any, pagename: str, templatename: str, context: dict,
     seen: set[tuple] = set()
     unique = []
     for script in scripts:
+        # Same file (or same inline body) and same attributes: a duplicate, whatever priority
+        # each copy was registered with.
+        filename = str(getattr(script, "filename", script) or "")  # inline: None or ""
         attrs = getattr(script, "attributes", {})
-        attributes = tuple(sorted((k, str(v)) for k, v in attrs.items()))
-        key = (str(script), attributes)
+        key = (filename, tuple(sorted((k, str(v)) for k, v in attrs.items())))
         if key not in seen:
             seen.add(key)
             unique.append(script)
