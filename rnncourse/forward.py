@@ -1,0 +1,470 @@
+r"""The forward pass of a plain (Elman) RNN, from scratch, in NumPy and in PyTorch (chapter 2).
+
+Both implementations compute exactly what :class:`torch.nn.RNN` computes and load its weights.
+For every layer :math:`k` and time step :math:`t`:
+
+.. math::
+
+    h_t^{(k)} = \sigma\big(W_{ih}^{(k)} x_t^{(k)} + b_{ih}^{(k)} + W_{hh}^{(k)} h_{t-1}^{(k)}
+                + b_{hh}^{(k)}\big),
+    \qquad x_t^{(0)} = x_t, \quad x_t^{(k)} = h_t^{(k-1)} \ (k \ge 1),
+
+where :math:`\sigma` is ``tanh`` or ``relu``. PyTorch stores ``W_ih`` of layer ``k`` as
+``weight_ih_l{k}`` with shape ``(hidden_size, input_size)`` for ``k = 0`` and
+``(hidden_size, hidden_size)`` above, ``W_hh`` as ``weight_hh_l{k}`` ``(hidden_size,
+hidden_size)``, and the two bias vectors as ``bias_ih_l{k}`` and ``bias_hh_l{k}``
+``(hidden_size,)``. With a batch in rows the products are ``x @ W_ih.T``.
+
+Shapes (``L`` = sequence length, ``N`` = batch, ``H_in`` = input size, ``H`` = hidden size):
+
+- input ``x``: ``(L, N, H_in)``, or ``(N, L, H_in)`` if ``batch_first``, or ``(L, H_in)`` unbatched
+- ``h0``: ``(num_layers, N, H)`` (never batch-first), or ``(num_layers, H)`` unbatched;
+  zeros when omitted
+- output: the last layer's states at every step, ``(L, N, H)`` or ``(N, L, H)`` or ``(L, H)``
+- ``h_n``: every layer's state at the last step, ``(num_layers, N, H)`` or ``(num_layers, H)``
+
+The module also has the output layer :math:`y_t = g(W_{ho} h_t + b_o)` (identity or softmax),
+a numerically stable softmax and cross-entropy, the parameter count of ``nn.RNN``, and the
+helpers chapter 2 uses to study hidden-state trajectories as a function of the spectral radius
+of ``W_hh``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from .validation import ShapeError, check_array, check_positive_int
+
+__all__ = [
+    "LayerWeights",
+    "rnn_weights_from_torch",
+    "rnn_cell_numpy",
+    "rnn_forward_numpy",
+    "ScratchRNN",
+    "rnn_num_params",
+    "softmax",
+    "log_softmax",
+    "cross_entropy",
+    "output_layer_numpy",
+    "spectral_radius",
+    "matrix_with_spectral_radius",
+    "hidden_trajectory",
+]
+
+NONLINEARITIES = ("tanh", "relu")
+
+
+def _check_nonlinearity(nonlinearity: str) -> str:
+    if nonlinearity not in NONLINEARITIES:
+        raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    return nonlinearity
+
+
+class LayerWeights(NamedTuple):
+    """The parameters of one RNN layer as NumPy arrays (biases are ``None`` when absent).
+
+    ``w_ih``: ``(hidden_size, layer_input_size)``; ``w_hh``: ``(hidden_size, hidden_size)``;
+    ``b_ih``, ``b_hh``: ``(hidden_size,)``. Unpack with ``w_ih, w_hh, b_ih, b_hh = layer``.
+    """
+
+    w_ih: np.ndarray
+    w_hh: np.ndarray
+    b_ih: np.ndarray | None
+    b_hh: np.ndarray | None
+
+
+def rnn_weights_from_torch(rnn: nn.RNN | ScratchRNN) -> list[LayerWeights]:
+    """Copy the weights of a ``torch.nn.RNN`` (or :class:`ScratchRNN`) into NumPy arrays.
+
+    Returns one :class:`LayerWeights` per layer, in the module's dtype (float32 or float64).
+
+    Raises:
+        TypeError: ``rnn`` is not an ``nn.RNN``/``ScratchRNN``.
+        ValueError: the RNN is bidirectional or has a projection (not covered here).
+    """
+    if not isinstance(rnn, (nn.RNN, ScratchRNN)):
+        raise TypeError(f"rnn must be a torch.nn.RNN or ScratchRNN, got {type(rnn).__name__}")
+    if getattr(rnn, "bidirectional", False) or getattr(rnn, "proj_size", 0):
+        raise ValueError("only unidirectional RNNs without projection are supported "
+                         "(bidirectional RNNs are the subject of chapter 7)")
+
+    def grab(name: str) -> np.ndarray | None:
+        param = getattr(rnn, name, None)
+        return None if param is None else param.detach().cpu().numpy().copy()
+
+    return [LayerWeights(grab(f"weight_ih_l{k}"), grab(f"weight_hh_l{k}"),  # type: ignore[arg-type]
+                         grab(f"bias_ih_l{k}"), grab(f"bias_hh_l{k}"))
+            for k in range(rnn.num_layers)]
+
+
+def rnn_cell_numpy(x_t: np.ndarray, h_prev: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray,
+                   b_ih: np.ndarray | None = None, b_hh: np.ndarray | None = None,
+                   nonlinearity: str = "tanh") -> np.ndarray:
+    r"""One step of an RNN layer: ``h_t = σ(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh)``.
+
+    Args:
+        x_t: ``(batch, input_size)``.
+        h_prev: ``(batch, hidden_size)``.
+        w_ih: ``(hidden_size, input_size)``; w_hh: ``(hidden_size, hidden_size)``.
+        b_ih, b_hh: ``(hidden_size,)`` or ``None``.
+        nonlinearity: ``"tanh"`` or ``"relu"``.
+
+    Returns:
+        ``h_t`` of shape ``(batch, hidden_size)``.
+    """
+    _check_nonlinearity(nonlinearity)
+    hidden_size, input_size = w_ih.shape
+    check_array(x_t, "x_t", ("batch", "input_size"), {"input_size": input_size})
+    check_array(h_prev, "h_prev", ("batch", "hidden_size"),
+                {"batch": x_t.shape[0], "hidden_size": hidden_size})
+    pre = x_t @ w_ih.T + h_prev @ w_hh.T
+    if b_ih is not None:
+        pre = pre + b_ih
+    if b_hh is not None:
+        pre = pre + b_hh
+    return np.tanh(pre) if nonlinearity == "tanh" else np.maximum(pre, 0)
+
+
+def _check_sequence(x: np.ndarray | torch.Tensor, h0: np.ndarray | torch.Tensor | None,
+                    input_size: int, hidden_size: int, num_layers: int,
+                    batch_first: bool) -> bool:
+    """Validate ``x`` and ``h0`` like ``nn.RNN`` does; return True when ``x`` is batched."""
+    if isinstance(x, (np.ndarray, torch.Tensor)) and x.ndim == 2:
+        check_array(x, "x (unbatched)", ("seq_len", "input_size"), {"input_size": input_size})
+        if h0 is not None:
+            check_array(h0, "h0 (unbatched input)", ("num_layers", "hidden_size"),
+                        {"num_layers": num_layers, "hidden_size": hidden_size})
+        return False
+    dims = ("batch", "seq_len", "input_size") if batch_first else ("seq_len", "batch",
+                                                                   "input_size")
+    check_array(x, "x", dims, {"input_size": input_size})
+    if h0 is not None:
+        batch = x.shape[0] if batch_first else x.shape[1]
+        check_array(h0, "h0", ("num_layers", "batch", "hidden_size"),
+                    {"num_layers": num_layers, "batch": batch, "hidden_size": hidden_size})
+    return True
+
+
+def rnn_forward_numpy(x: np.ndarray, weights: list[LayerWeights], h0: np.ndarray | None = None,
+                      nonlinearity: str = "tanh", batch_first: bool = False
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """The forward pass of a multi-layer RNN in NumPy, equal to ``torch.nn.RNN``'s.
+
+    Args:
+        x: ``(seq_len, batch, input_size)``, ``(batch, seq_len, input_size)`` if
+            ``batch_first``, or unbatched ``(seq_len, input_size)``.
+        weights: one :class:`LayerWeights` per layer (see :func:`rnn_weights_from_torch`).
+        h0: ``(num_layers, batch, hidden_size)`` (``(num_layers, hidden_size)`` unbatched);
+            zeros when ``None``.
+        nonlinearity: ``"tanh"`` or ``"relu"``.
+        batch_first: layout of ``x`` and of the output (never of ``h0``/``h_n``).
+
+    Returns:
+        ``(output, h_n)``: the last layer's state at every step, shaped like ``x`` with
+        ``hidden_size`` features, and every layer's final state ``(num_layers, batch, hidden)``.
+    """
+    _check_nonlinearity(nonlinearity)
+    if not weights:
+        raise ValueError("weights must hold at least one layer, got an empty list")
+    hidden_size, input_size = weights[0].w_ih.shape
+    batched = _check_sequence(x, h0, input_size, hidden_size, len(weights), batch_first)
+    if not batched:  # treat (L, H_in) as a batch of one, like nn.RNN
+        out, h_n = rnn_forward_numpy(x[:, None, :], weights,
+                                     None if h0 is None else h0[:, None, :], nonlinearity)
+        return out[:, 0, :], h_n[:, 0, :]
+    if batch_first:
+        x = x.transpose(1, 0, 2)  # work time-major: (L, N, H_in)
+    seq_len, batch, _ = x.shape
+    dtype = np.result_type(x.dtype, weights[0].w_ih.dtype)
+    layer_input = x
+    finals = []
+    for k, (w_ih, w_hh, b_ih, b_hh) in enumerate(weights):
+        h = np.zeros((batch, hidden_size), dtype) if h0 is None else h0[k]
+        # The input part of every step does not depend on h: one matrix product for all t.
+        x_proj = layer_input @ w_ih.T + (0 if b_ih is None else b_ih)
+        states = np.empty((seq_len, batch, hidden_size), dtype)
+        for t in range(seq_len):
+            pre = x_proj[t] + h @ w_hh.T + (0 if b_hh is None else b_hh)
+            h = np.tanh(pre) if nonlinearity == "tanh" else np.maximum(pre, 0)
+            states[t] = h
+        finals.append(h)
+        layer_input = states  # the next layer reads this layer's states
+    output = layer_input.transpose(1, 0, 2) if batch_first else layer_input
+    return output, np.stack(finals)
+
+
+class ScratchRNN(nn.Module):
+    r"""A multi-layer Elman RNN written with a Python loop over time; same API as ``nn.RNN``.
+
+    .. math::
+        h_t = \sigma(x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh})
+
+    Parameters have ``nn.RNN``'s names and shapes (``weight_ih_l{k}``, ``weight_hh_l{k}``,
+    ``bias_ih_l{k}``, ``bias_hh_l{k}``), so ``scratch.load_state_dict(rnn.state_dict())``
+    works, and they are initialised like ``nn.RNN``: uniform in ``[-1/√H, 1/√H]``.
+
+    Args:
+        input_size: features per step ``H_in``.
+        hidden_size: size of the state ``H``.
+        num_layers: stacked layers; layer ``k ≥ 1`` reads layer ``k-1``'s states.
+        nonlinearity: ``"tanh"`` or ``"relu"``.
+        bias: with ``False`` there are no bias parameters.
+        batch_first: input and output are ``(N, L, ·)`` instead of ``(L, N, ·)``.
+        device, dtype: where and in which precision to create the parameters.
+
+    Shapes: as ``nn.RNN`` (see the module docstring). Dropout and bidirectional layers are not
+    implemented (chapter 7).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None):
+        super().__init__()
+        self.input_size = check_positive_int(input_size, "input_size")
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        self.num_layers = check_positive_int(num_layers, "num_layers")
+        self.nonlinearity = _check_nonlinearity(nonlinearity)
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        factory = {"device": device, "dtype": dtype}
+        for k in range(num_layers):
+            layer_in = input_size if k == 0 else hidden_size
+            setattr(self, f"weight_ih_l{k}", nn.Parameter(torch.empty(hidden_size, layer_in,
+                                                                      **factory)))
+            setattr(self, f"weight_hh_l{k}", nn.Parameter(torch.empty(hidden_size, hidden_size,
+                                                                      **factory)))
+            if bias:
+                setattr(self, f"bias_ih_l{k}", nn.Parameter(torch.empty(hidden_size, **factory)))
+                setattr(self, f"bias_hh_l{k}", nn.Parameter(torch.empty(hidden_size, **factory)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Uniform in ``[-1/√hidden_size, 1/√hidden_size]``, as ``nn.RNN``."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for param in self.parameters():
+            nn.init.uniform_(param, -bound, bound)
+
+    @classmethod
+    def from_torch(cls, rnn: nn.RNN) -> ScratchRNN:
+        """A ScratchRNN with ``rnn``'s configuration, device, dtype and (copied) weights."""
+        if not isinstance(rnn, nn.RNN):
+            raise TypeError(f"rnn must be a torch.nn.RNN, got {type(rnn).__name__}")
+        ref = rnn.weight_ih_l0
+        scratch = cls(rnn.input_size, rnn.hidden_size, rnn.num_layers, rnn.nonlinearity,
+                      rnn.bias, rnn.batch_first, device=ref.device, dtype=ref.dtype)
+        scratch.load_torch_weights(rnn)
+        return scratch
+
+    def load_torch_weights(self, rnn: nn.RNN) -> None:
+        """Copy the weights of ``rnn``, after checking that its configuration matches."""
+        if not isinstance(rnn, nn.RNN):
+            raise TypeError(f"rnn must be a torch.nn.RNN, got {type(rnn).__name__}")
+        if rnn.bidirectional:
+            raise ValueError("ScratchRNN is unidirectional; got a bidirectional nn.RNN")
+        for field in ("input_size", "hidden_size", "num_layers", "nonlinearity", "bias"):
+            if getattr(rnn, field) != getattr(self, field):
+                raise ValueError(f"configuration mismatch: nn.RNN has {field}="
+                                 f"{getattr(rnn, field)!r}, this ScratchRNN has "
+                                 f"{getattr(self, field)!r}")
+        self.load_state_dict(rnn.state_dict())
+
+    def extra_repr(self) -> str:
+        return (f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
+                f"nonlinearity={self.nonlinearity!r}, bias={self.bias}, "
+                f"batch_first={self.batch_first}")
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the RNN over ``x``; returns ``(output, h_n)`` shaped as ``nn.RNN``'s."""
+        if isinstance(x, np.ndarray):
+            raise TypeError("x must be a torch.Tensor; convert a NumPy array with "
+                            "torch.from_numpy(x)")
+        batched = _check_sequence(x, h0, self.input_size, self.hidden_size, self.num_layers,
+                                  self.batch_first)
+        weight = self.weight_ih_l0
+        for name, value in (("x", x), ("h0", h0)):
+            if value is not None and value.dtype != weight.dtype:
+                raise TypeError(f"{name} has dtype {value.dtype} but the parameters are "
+                                f"{weight.dtype}; convert one of them (e.g. .to({weight.dtype}))")
+        if not batched:
+            x = x.unsqueeze(0 if self.batch_first else 1)
+            h0 = None if h0 is None else h0.unsqueeze(1)
+        if self.batch_first:
+            x = x.transpose(0, 1)
+        seq_len, batch, _ = x.shape
+        act = torch.tanh if self.nonlinearity == "tanh" else torch.relu
+        layer_input, finals = x, []
+        for k in range(self.num_layers):
+            w_ih, w_hh = getattr(self, f"weight_ih_l{k}"), getattr(self, f"weight_hh_l{k}")
+            b_ih, b_hh = getattr(self, f"bias_ih_l{k}", None), getattr(self, f"bias_hh_l{k}", None)
+            h = (x.new_zeros(batch, self.hidden_size) if h0 is None else h0[k])
+            x_proj = layer_input @ w_ih.T  # all steps at once: (L, N, H)
+            if b_ih is not None:
+                x_proj = x_proj + b_ih
+            states = []
+            for t in range(seq_len):
+                pre = x_proj[t] + h @ w_hh.T
+                if b_hh is not None:
+                    pre = pre + b_hh
+                h = act(pre)
+                states.append(h)
+            finals.append(h)
+            layer_input = torch.stack(states)
+        output, h_n = layer_input, torch.stack(finals)
+        if self.batch_first:
+            output = output.transpose(0, 1)
+        if not batched:
+            output = output.squeeze(0 if self.batch_first else 1)
+            h_n = h_n.squeeze(1)
+        return output, h_n
+
+
+def rnn_num_params(input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                   bidirectional: bool = False) -> int:
+    """Number of parameters of ``nn.RNN(input_size, hidden_size, num_layers, bias=...)``.
+
+    Layer 0 has ``H·H_in + H·H (+ 2H)``; each further layer reads the ``D·H`` features below it
+    (``D = 2`` if bidirectional), so it has ``H·D·H + H·H (+ 2H)``; every layer exists once per
+    direction. The count does not depend on the sequence length: the weights are shared by all
+    steps.
+    """
+    check_positive_int(input_size, "input_size")
+    check_positive_int(hidden_size, "hidden_size")
+    check_positive_int(num_layers, "num_layers")
+    directions = 2 if bidirectional else 1
+    total = 0
+    for k in range(num_layers):
+        layer_in = input_size if k == 0 else directions * hidden_size
+        per_direction = hidden_size * layer_in + hidden_size * hidden_size
+        if bias:
+            per_direction += 2 * hidden_size
+        total += directions * per_direction
+    return total
+
+
+def log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``log softmax(z) = z - logsumexp(z)``, computed without overflow (shift by the max)."""
+    z = np.asarray(z)
+    shifted = z - np.max(z, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``softmax(z)_i = exp(z_i) / Σ_j exp(z_j)`` along ``axis``, stable for large ``|z|``."""
+    z = np.asarray(z)
+    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def cross_entropy(logits: np.ndarray, targets: np.ndarray) -> float:
+    """Mean cross-entropy ``-log softmax(logits)[target]``, like ``F.cross_entropy``.
+
+    Args:
+        logits: ``(batch, num_classes)`` unnormalised scores (not probabilities).
+        targets: ``(batch,)`` integer class indices in ``[0, num_classes)``.
+    """
+    check_array(logits, "logits", ("batch", "num_classes"))
+    targets = np.asarray(targets)
+    if targets.shape != (logits.shape[0],) or not np.issubdtype(targets.dtype, np.integer):
+        raise ShapeError(f"targets must be integer class indices of shape "
+                         f"(batch={logits.shape[0]},), got dtype {targets.dtype} and shape "
+                         f"{targets.shape}")
+    if targets.min() < 0 or targets.max() >= logits.shape[1]:
+        raise ValueError(f"targets must lie in [0, {logits.shape[1]}), got values from "
+                         f"{targets.min()} to {targets.max()}")
+    logp = log_softmax(logits, axis=1)
+    return float(-logp[np.arange(len(targets)), targets].mean())
+
+
+def output_layer_numpy(h: np.ndarray, w_ho: np.ndarray, b_o: np.ndarray | None = None,
+                       g: str = "identity") -> np.ndarray:
+    """``y = g(h W_hoᵀ + b_o)`` applied to every step: the RNN's read-out.
+
+    Args:
+        h: states ``(..., hidden_size)``, e.g. the ``(L, N, H)`` output of an RNN.
+        w_ho: ``(output_size, hidden_size)`` (the ``weight`` of an ``nn.Linear``).
+        b_o: ``(output_size,)`` or ``None``.
+        g: ``"identity"`` (regression: real-valued outputs) or ``"softmax"`` (classification:
+            a probability distribution over ``output_size`` classes).
+
+    Returns:
+        ``(..., output_size)``.
+    """
+    if g not in ("identity", "softmax"):
+        raise ValueError(f"g must be 'identity' or 'softmax', got {g!r}")
+    if not isinstance(h, np.ndarray) or h.ndim < 1 or h.shape[-1] != w_ho.shape[1]:
+        raise ShapeError(f"h must be an array whose last dimension is hidden_size="
+                         f"{w_ho.shape[1]}, got {getattr(h, 'shape', type(h).__name__)}")
+    z = h @ w_ho.T + (0 if b_o is None else b_o)
+    return softmax(z, axis=-1) if g == "softmax" else z
+
+
+# --- Dynamics: the hidden state as a trajectory ------------------------------------------------
+
+def spectral_radius(w: np.ndarray) -> float:
+    """Largest absolute eigenvalue of a square matrix."""
+    check_array(w, "w", ("rows", "cols"))
+    if w.shape[0] != w.shape[1]:
+        raise ShapeError(f"w must be square, got shape {w.shape}")
+    return float(np.max(np.abs(np.linalg.eigvals(w))))
+
+
+def matrix_with_spectral_radius(n: int, radius: float, kind: str = "orthogonal",
+                                rng: np.random.Generator | None = None) -> np.ndarray:
+    """An ``(n, n)`` random matrix with spectral radius ``radius``.
+
+    ``kind="orthogonal"``: ``radius · Q`` with ``Q`` a random orthogonal matrix (QR of a Gaussian
+    matrix with the sign fix), so every eigenvalue *and every singular value* equals ``radius``
+    in modulus and ``‖W h‖ = radius ‖h‖`` exactly. ``kind="gaussian"``: a Gaussian matrix rescaled
+    so that its *measured* spectral radius is ``radius``; its largest singular value is larger
+    (the matrix is not normal), so norms can grow for a while even when ``radius < 1``.
+    """
+    n = check_positive_int(n, "n")
+    if not radius > 0:
+        raise ValueError(f"radius must be positive, got {radius!r}")
+    rng = np.random.default_rng(0) if rng is None else rng
+    a = rng.standard_normal((n, n))
+    if kind == "orthogonal":
+        q, r = np.linalg.qr(a)
+        return radius * q * np.sign(np.diag(r))
+    if kind == "gaussian":
+        return radius * a / spectral_radius(a)
+    raise ValueError(f"kind must be 'orthogonal' or 'gaussian', got {kind!r}")
+
+
+def hidden_trajectory(w_hh: np.ndarray, h0: np.ndarray, steps: int,
+                      nonlinearity: str = "tanh", inputs: np.ndarray | None = None
+                      ) -> np.ndarray:
+    """Iterate ``h_t = σ(W_hh h_{t-1} + u_t)`` and return every state.
+
+    Args:
+        w_hh: ``(H, H)``.
+        h0: ``(H,)`` or a batch of initial states ``(N, H)``.
+        steps: number of steps ``T``.
+        nonlinearity: ``"linear"`` (σ = identity), ``"tanh"`` or ``"relu"``.
+        inputs: the input drive ``u_t = W_ih x_t + b``, shaped ``(T, H)`` or ``(T, N, H)``;
+            zero (an autonomous system) when ``None``.
+
+    Returns:
+        ``(T + 1, *h0.shape)``: ``h_0, h_1, ..., h_T``.
+    """
+    steps = check_positive_int(steps, "steps")
+    if nonlinearity not in ("linear", *NONLINEARITIES):
+        raise ValueError(f"nonlinearity must be 'linear', 'tanh' or 'relu', got {nonlinearity!r}")
+    h0 = np.asarray(h0, dtype=np.float64)
+    if h0.shape[-1] != w_hh.shape[0]:
+        raise ShapeError(f"h0 must end with hidden_size={w_hh.shape[0]}, got shape {h0.shape}")
+    if inputs is not None and inputs.shape != (steps, *h0.shape):
+        raise ShapeError(f"inputs must have shape {(steps, *h0.shape)}, got {inputs.shape}")
+    act = {"linear": lambda z: z, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}
+    out = np.empty((steps + 1, *h0.shape))
+    out[0] = h = h0
+    for t in range(steps):
+        h = act[nonlinearity](h @ w_hh.T + (0 if inputs is None else inputs[t]))
+        out[t + 1] = h
+    return out
