@@ -1,0 +1,386 @@
+"""Tests of rnncourse.sequences (chapter 1) and of the chapter's exercise self-checks."""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from rnncourse import sequences as sq  # noqa: E402
+from rnncourse.exercises import ch01  # noqa: E402
+from rnncourse.validation import ShapeError  # noqa: E402
+
+# ---------------------------------------------------------------------------------------------
+# Toy data
+# ---------------------------------------------------------------------------------------------
+
+
+def test_encode_text_round_trips_and_rejects_bad_input():
+    ids, vocab = sq.encode_text("abca")
+    assert ids.dtype == torch.long and ids.tolist() == [0, 1, 2, 0] and vocab == ["a", "b", "c"]
+    assert "".join(vocab[i] for i in ids) == "abca"
+    ids2, _ = sq.encode_text("cab", vocab)
+    assert ids2.tolist() == [2, 0, 1]
+    with pytest.raises(ValueError, match="non-empty string"):
+        sq.encode_text("")
+    with pytest.raises(ValueError, match="not in vocab"):
+        sq.encode_text("abz", vocab)
+
+
+def test_toy_speech_shape_determinism_and_errors():
+    a = sq.toy_speech(0.25, 4000, torch.Generator().manual_seed(0))
+    b = sq.toy_speech(0.25, 4000, torch.Generator().manual_seed(0))
+    assert a.shape == (1000,) and a.dtype == torch.float32 and torch.equal(a, b)
+    assert a.abs().max() < 5 and torch.isfinite(a).all()
+    with pytest.raises(ValueError, match="duration_s"):
+        sq.toy_speech(-1.0)
+    with pytest.raises(ValueError, match="sample_rate"):
+        sq.toy_speech(0.1, 0)
+
+
+def test_toy_time_series_has_a_yearly_cycle():
+    temps = sq.toy_time_series(730, torch.Generator().manual_seed(0))
+    assert temps.shape == (730,) and temps.dtype == torch.float32
+    # Summer (around day 200) is warmer than winter (around day 20) in both years.
+    for year in (0, 365):
+        assert temps[year + 170:year + 230].mean() > temps[year:year + 50].mean() + 10
+    with pytest.raises(ValueError, match="n_days"):
+        sq.toy_time_series(0)
+
+
+def test_melody_and_piano_roll():
+    melody = sq.toy_melody()
+    assert melody.shape == (16,) and melody.dtype == torch.long
+    roll = sq.piano_roll(melody, 60, 69)
+    assert roll.shape == (16, 10) and torch.equal(roll.sum(1), torch.ones(16))
+    assert torch.equal(roll.argmax(1) + 60, melody)
+    with pytest.raises(ValueError, match="must lie in"):
+        sq.piano_roll(melody, 62, 69)
+    with pytest.raises(ValueError, match="at least low"):
+        sq.piano_roll(melody, 70, 60)
+    with pytest.raises(ShapeError, match="integer tensor"):
+        sq.piano_roll(melody.float(), 60, 69)
+
+
+# ---------------------------------------------------------------------------------------------
+# The memory experiment
+# ---------------------------------------------------------------------------------------------
+
+
+def test_running_parity_targets_and_shapes():
+    x, y = sq.running_parity(32, 11, torch.Generator().manual_seed(0))
+    assert x.shape == (32, 11, 1) and y.shape == (32, 11)
+    assert x.dtype == torch.float32 and set(x.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(y, torch.cumsum(x[..., 0], 1) % 2)
+    x2, _ = sq.running_parity(32, 11, torch.Generator().manual_seed(0))
+    assert torch.equal(x, x2)
+    with pytest.raises(ValueError, match="seq_len"):
+        sq.running_parity(4, 0)
+
+
+def test_memoryless_baseline_matches_theory_and_simple_cases():
+    T = 10
+    x, y = sq.running_parity(4000, T, torch.Generator().manual_seed(1))
+    base = sq.memoryless_baseline(x, y)
+    assert abs(base.accuracy - (0.5 + 0.5 / T)) < 0.01
+    # The table cannot know t: for either input it sees the "right" label with p = 1/2 + 1/(2T),
+    # so its cross-entropy is the binary entropy of p.
+    p = 0.5 + 0.5 / T
+    assert abs(base.cross_entropy - (-p * math.log(p) - (1 - p) * math.log(1 - p))) < 0.005
+    # When the label is a function of x_t, the lookup table is perfect.
+    xb = torch.tensor([[[0.0], [1.0], [1.0]]])
+    perfect = sq.memoryless_baseline(xb, xb[..., 0])
+    assert perfect.accuracy == 1.0 and perfect.cross_entropy == pytest.approx(0.0, abs=1e-12)
+    # Two inputs with conflicting labels: half right, ln 2 nats.
+    conflict = sq.memoryless_baseline(torch.zeros(1, 2, 1), torch.tensor([[0.0, 1.0]]))
+    assert conflict.accuracy == 0.5 and conflict.cross_entropy == pytest.approx(math.log(2))
+
+
+def test_memoryless_baseline_rejects_bad_shapes():
+    x = torch.zeros(2, 3, 1)
+    with pytest.raises(ShapeError, match="seq_len is 4, expected 3"):
+        sq.memoryless_baseline(x, torch.zeros(2, 4))
+    with pytest.raises(ShapeError, match="3 dimensions"):
+        sq.memoryless_baseline(torch.zeros(2, 3), torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="class labels"):
+        sq.memoryless_baseline(x, -torch.ones(2, 3))
+
+
+def test_step_mlp_has_no_memory_and_rnn_tagger_does():
+    torch.manual_seed(0)
+    mlp, rnn = sq.StepMLP(1, 8), sq.RNNTagger(1, 8)
+    x = torch.zeros(1, 5, 1)
+    x_changed = x.clone()
+    x_changed[0, 0, 0] = 1.0                        # change only the first step
+    out_a, out_b = mlp(x), mlp(x_changed)
+    assert out_a.shape == (1, 5, 1)
+    assert torch.equal(out_a[:, 1:], out_b[:, 1:])  # later outputs cannot notice
+    logits, states = rnn(x, return_hidden=True)
+    assert logits.shape == (1, 5, 1) and states.shape == (1, 5, 8)
+    assert not torch.allclose(rnn(x)[:, 1:], rnn(x_changed)[:, 1:])
+    with pytest.raises(ShapeError, match="input_size=1"):
+        mlp(torch.zeros(1, 5, 2))
+    with pytest.raises(ShapeError, match="input_size=1"):
+        rnn(torch.zeros(1, 5, 2))
+    with pytest.raises(ValueError, match="hidden_size"):
+        sq.RNNTagger(1, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The recurrence
+# ---------------------------------------------------------------------------------------------
+
+
+def _cell_and_weights(nonlinearity="tanh"):
+    torch.manual_seed(0)
+    cell = nn.RNNCell(3, 4, nonlinearity=nonlinearity)
+    b = (cell.bias_ih + cell.bias_hh).detach()
+    return cell, cell.weight_ih.detach(), cell.weight_hh.detach(), b
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_rnn_step_matches_rnn_cell(nonlinearity):
+    cell, W_xh, W_hh, b = _cell_and_weights(nonlinearity)
+    x, h = torch.randn(5, 3), torch.randn(5, 4)
+    assert torch.allclose(sq.rnn_step(x, h, W_xh, W_hh, b, nonlinearity), cell(x, h), atol=1e-6)
+
+
+def test_rnn_step_rejects_bad_inputs():
+    _, W_xh, W_hh, b = _cell_and_weights()
+    x, h = torch.randn(5, 3), torch.randn(5, 4)
+    with pytest.raises(ValueError, match="nonlinearity"):
+        sq.rnn_step(x, h, W_xh, W_hh, b, "sigmoid")
+    with pytest.raises(ShapeError, match="input_size is 2, expected 3"):
+        sq.rnn_step(torch.randn(5, 2), h, W_xh, W_hh, b)
+    with pytest.raises(ShapeError, match="batch is 4, expected 5"):
+        sq.rnn_step(x, torch.randn(4, 4), W_xh, W_hh, b)
+    with pytest.raises(ShapeError, match="b_h"):
+        sq.rnn_step(x, h, W_xh, W_hh, torch.zeros(3))
+    with pytest.raises(TypeError, match="floating point"):
+        sq.rnn_step(x.long(), h, W_xh, W_hh, b)
+
+
+def test_unroll_matches_nn_rnn():
+    torch.manual_seed(0)
+    rnn = nn.RNN(3, 6, batch_first=True)
+    x, h0 = torch.randn(2, 9, 3), torch.randn(2, 6)
+    output, h_n = rnn(x, h0[None])
+    b = rnn.bias_ih_l0 + rnn.bias_hh_l0
+    mine = sq.unroll(x, h0, rnn.weight_ih_l0, rnn.weight_hh_l0, b)
+    assert mine.shape == (2, 9, 6)
+    assert torch.allclose(mine, output, atol=1e-6) and torch.allclose(mine[:, -1], h_n[0])
+    with pytest.raises(ShapeError, match="3 dimensions"):
+        sq.unroll(torch.randn(9, 3), h0, rnn.weight_ih_l0, rnn.weight_hh_l0, b)
+
+
+def test_parameter_counts():
+    rnn = nn.RNN(3, 8)
+    assert sq.count_parameters(rnn) == 3 * 8 + 8 * 8 + 2 * 8
+    frozen = nn.Linear(2, 2)
+    frozen.bias.requires_grad_(False)
+    assert sq.count_parameters(frozen) == 4
+    with pytest.raises(TypeError, match="nn.Module"):
+        sq.count_parameters("rnn")
+    mlp = nn.Sequential(nn.Linear(5 * 3, 8), nn.Tanh(), nn.Linear(8, 2))
+    assert sq.window_mlp_param_count(5, 3, 8, 2) == sq.count_parameters(mlp)
+    assert sq.window_mlp_param_count(6, 3, 8, 2) - sq.window_mlp_param_count(5, 3, 8, 2) == 24
+    with pytest.raises(ValueError, match="seq_len"):
+        sq.window_mlp_param_count(0, 3, 8)
+
+
+def test_input_sensitivity_matches_autograd_and_decays():
+    torch.manual_seed(0)
+    rnn = nn.RNN(2, 5, batch_first=True)
+    sens = sq.input_sensitivity(rnn, 12, torch.Generator().manual_seed(3))
+    assert sens.shape == (12,)
+    # Reference: the full Jacobian of every h_t with respect to x_1, by reverse mode.
+    x = torch.randn(1, 12, 2, generator=torch.Generator().manual_seed(3))
+    jac = torch.autograd.functional.jacobian(lambda inp: rnn(inp)[0][0], x)  # (12, 5, 1, 12, 2)
+    want = jac[:, :, 0, 0, :].pow(2).sum(dim=(1, 2)).sqrt()
+    assert torch.allclose(sens.float(), want, rtol=1e-4, atol=1e-7)
+    assert sens[-1] < sens[0]
+    with pytest.raises(TypeError, match="batch_first"):
+        sq.input_sensitivity(nn.RNN(2, 5), 4)
+    with pytest.raises(TypeError, match="single-layer"):
+        sq.input_sensitivity(nn.LSTM(2, 5, batch_first=True), 4)
+
+
+# ---------------------------------------------------------------------------------------------
+# Input/output patterns
+# ---------------------------------------------------------------------------------------------
+
+_SHAPES = {"1:1": ((4, 3), None, (4, 2)), "1:N": ((4, 3), 5, (4, 5, 2)),
+           "N:1": ((4, 7, 3), None, (4, 2)), "N:N": ((4, 7, 3), None, (4, 7, 2)),
+           "N:M": ((4, 7, 3), 5, (4, 5, 2))}
+
+
+@pytest.mark.parametrize("pattern", list(_SHAPES))
+def test_pattern_rnn_shapes(pattern):
+    torch.manual_seed(0)
+    shape, n_out, want = _SHAPES[pattern]
+    model = sq.PatternRNN(pattern, 3, 6, 2)
+    y = model(torch.randn(*shape), n_out=n_out)
+    assert y.shape == want and torch.isfinite(y).all()
+    y.sum().backward()                              # differentiable end to end
+    assert model.rnn.weight_hh_l0.grad is not None
+
+
+def test_pattern_rnn_semantics():
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 3)
+    n1 = sq.PatternRNN("N:1", 3, 6, 2)
+    output, h_n = n1.rnn(x)
+    assert torch.allclose(n1(x), n1.head(h_n[-1]))
+    nn_ = sq.PatternRNN("N:N", 3, 6, 2)
+    assert torch.allclose(nn_(x), nn_.head(nn_.rnn(x)[0]))
+    one_n = sq.PatternRNN("1:N", 3, 6, 2)
+    assert torch.allclose(one_n(x[:, 0], n_out=1)[:, 0], one_n.head(one_n.rnn(x[:, :1])[0][:, 0]))
+    # N:M: the decoder depends on the input only through the encoder's final state.
+    nm = sq.PatternRNN("N:M", 3, 6, 2)
+    assert nm.decoder is not None and n1.decoder is None
+    x_other = x.clone()
+    x_other[:, 0] += 1.0
+    assert not torch.allclose(nm(x, n_out=3), nm(x_other, n_out=3))
+
+
+def test_pattern_rnn_errors():
+    with pytest.raises(ValueError, match="pattern must be one of"):
+        sq.PatternRNN("2:3", 3, 6, 2)
+    with pytest.raises(ValueError, match="n_out must be a positive integer"):
+        sq.PatternRNN("1:N", 3, 6, 2)(torch.randn(4, 3))
+    with pytest.raises(ValueError, match="only used by patterns 1:N and N:M"):
+        sq.PatternRNN("N:1", 3, 6, 2)(torch.randn(4, 7, 3), n_out=2)
+    with pytest.raises(ShapeError, match="2 dimensions"):
+        sq.PatternRNN("1:1", 3, 6, 2)(torch.randn(4, 7, 3))
+    with pytest.raises(ShapeError, match="input_size is 4, expected 3"):
+        sq.PatternRNN("N:N", 3, 6, 2)(torch.randn(4, 7, 4))
+
+
+def test_io_patterns_table():
+    assert list(sq.IO_PATTERNS) == ["1:1", "1:N", "N:1", "N:N", "N:M"]
+    assert [p.aligned for p in sq.IO_PATTERNS.values()] == [True, True, True, True, False]
+    for name, p in sq.IO_PATTERNS.items():
+        assert p.name == name and p.example
+
+
+# ---------------------------------------------------------------------------------------------
+# Diagrams
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_in,n_out,aligned,steps", [(1, 1, True, 1), (1, 4, True, 4),
+                                                      (4, 1, True, 4), (4, 4, True, 4),
+                                                      (3, 4, False, 7)])
+def test_draw_unrolled_draws_one_box_per_element(n_in, n_out, aligned, steps):
+    fig, ax = plt.subplots()
+    counts = sq.draw_unrolled(ax, n_in, n_out, aligned, title="t", show_weights=True)
+    assert counts == {"steps": steps, "inputs": n_in, "hidden": steps, "outputs": n_out}
+    boxes = n_in + steps + n_out
+    arrows = n_in + n_out + steps - 1               # input, output and recurrent arrows
+    assert len(ax.patches) == boxes + arrows
+    assert not ax.axison and ax.get_title() == "t"
+    labels = [t.get_text() for t in ax.texts]
+    assert labels.count("$W_{hh}$") == steps - 1 and labels.count("$W_{xh}$") == n_in
+    plt.close(fig)
+
+
+def test_draw_unrolled_rejects_bad_sizes():
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match="n_in must be a positive integer"):
+        sq.draw_unrolled(ax, 0, 2)
+    plt.close(fig)
+
+
+def test_figures_build():
+    fig = sq.folded_unrolled_figure(3)
+    assert len(fig.axes) == 2
+    plt.close(fig)
+    fig = sq.io_patterns_figure()
+    titles = [ax.get_title() for ax in fig.axes]
+    assert sum(t.split("\n")[0] in sq.IO_PATTERNS for t in titles) == 5
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    sq.draw_folded(ax, "folded")
+    assert len(ax.patches) == 3 + 3 and ax.get_title() == "folded"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="n_steps"):
+        sq.folded_unrolled_figure(0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercise self-checks
+# ---------------------------------------------------------------------------------------------
+
+_RIGHT_PATTERNS = {task: ch01._PATTERN_ANSWERS[task][0] for task in ch01.PATTERN_TASKS}
+
+
+def test_check_patterns():
+    assert ch01.check_patterns(_RIGHT_PATTERNS)
+    relaxed = {task: f" {p.lower()} " for task, p in _RIGHT_PATTERNS.items()}
+    assert ch01.check_patterns(relaxed)             # case and spaces do not matter
+    wrong = dict(_RIGHT_PATTERNS, **{"translate an English sentence into French": "N:N"})
+    result = ch01.check_patterns(wrong)
+    assert not result and "8 of 9 right" in result.message and "not N:N" in result.message
+    assert "N:M" not in result.message.split("hint")[0]   # does not give the answer away
+    partial = dict(list(_RIGHT_PATTERNS.items())[:3])
+    assert "no answer yet" in ch01.check_patterns(partial).message
+    invalid = dict(_RIGHT_PATTERNS, **{"write a caption for a photo": "one-to-many"})
+    assert "use one of" in ch01.check_patterns(invalid).message
+    assert "should be a dict" in ch01.check_patterns(["1:1"]).message
+
+
+def test_check_h2():
+    right = ch01._h2_variants()["right"].tolist()
+    assert ch01.check_h2(right)
+    assert ch01.check_h2([round(v, 3) for v in right])          # hand rounding is fine
+    assert ch01.check_h2(torch.tensor(right))
+    assert "W_hh h_1" in ch01.check_h2(ch01._h2_variants()["no_memory"].tolist()).message
+    assert "that is h_1" in ch01.check_h2(ch01._h2_variants()["h1"].tolist()).message
+    assert "transpose" in ch01.check_h2(ch01._h2_variants()["transposed"].tolist()).message
+    result = ch01.check_h2([0.0, 0.0])
+    assert not result and "differs from the reference" in result.message
+    assert "2 numbers" in ch01.check_h2([0.1, 0.2, 0.3]).message
+    assert "not answered yet" in ch01.check_h2(None).message
+    crashed = ch01.check_h2("abc")
+    assert not crashed and "raised" in crashed.message
+
+
+def _readout(output, lengths, pattern):
+    return ch01._reference_readout(output, lengths, pattern)
+
+
+def test_check_readout():
+    assert ch01.check_readout(_readout)
+
+    def last_padded(output, lengths, pattern):
+        return output[:, -1] if pattern == "N:1" else output
+
+    assert "last *padded* step" in ch01.check_readout(last_padded).message
+
+    def in_place(output, lengths, pattern):
+        output[:, 0] = 0.0
+        return _readout(output, lengths, pattern)
+
+    assert "in place" in ch01.check_readout(in_place).message
+
+    def no_mask(output, lengths, pattern):
+        return _readout(output, lengths, "N:1") if pattern == "N:1" else output.clone()
+
+    result = ch01.check_readout(no_mask)
+    assert not result and "N:N" in result.message
+
+    def off_by_one(output, lengths, pattern):
+        return output[torch.arange(output.shape[0]), lengths]
+
+    crashed = ch01.check_readout(off_by_one)
+    assert not crashed and "IndexError" in crashed.message and "off_by_one" in crashed.message
+
+    def not_implemented(output, lengths, pattern):
+        raise NotImplementedError
+
+    assert "not implemented yet" in ch01.check_readout(not_implemented).message
+    assert "should be a function" in ch01.check_readout(42).message
