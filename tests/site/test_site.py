@@ -53,7 +53,7 @@ def test_page_loads_cleanly_offline_with_math_typeset(browser, site_url, name):
     page, problems = _open(browser, f"{site_url}/{name}")
     try:
         if page.locator(".math, span.math, div.math").count() > 0:
-            page.wait_for_selector("mjx-container", timeout=20_000)
+            page.wait_for_selector("mjx-container", state="attached", timeout=20_000)
             assert page.locator("mjx-container").count() > 0, "math was not typeset"
             assert page.locator("mjx-merror").count() == 0, "MathJax reported a TeX error"
         page.wait_for_timeout(200)
