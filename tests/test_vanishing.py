@@ -1,0 +1,230 @@
+"""Tests of rnncourse.vanishing and the chapter 4 self-checks."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from rnncourse import vanishing as V
+from rnncourse.exercises import ch04
+from rnncourse.validation import ShapeError
+
+
+def make_rnn(nonlinearity: str = "tanh", hidden: int = 8, seed: int = 0) -> nn.RNN:
+    torch.manual_seed(seed)
+    return nn.RNN(2, hidden, batch_first=True, nonlinearity=nonlinearity).double()
+
+
+def test_unroll_matches_torch_rnn() -> None:
+    for nl in ("tanh", "relu"):
+        rnn = make_rnn(nl)
+        x = torch.randn(3, 7, 2, dtype=torch.float64)
+        out, _ = rnn(x)
+        states = V.unroll(rnn, x)
+        assert len(states) == 8
+        torch.testing.assert_close(torch.stack(states[1:], dim=1), out)
+
+
+def test_unroll_time_major() -> None:
+    torch.manual_seed(0)
+    rnn = nn.RNN(2, 4).double()
+    x = torch.randn(5, 3, 2, dtype=torch.float64)
+    out, _ = rnn(x)
+    torch.testing.assert_close(torch.stack(V.unroll(rnn, x)[1:], dim=0), out)
+
+
+def test_gradient_norms_match_jacobian_products() -> None:
+    rnn = make_rnn("tanh", hidden=6)
+    x = torch.randn(1, 12, 2, dtype=torch.float64)
+    products = V.jacobian_products(rnn, x)
+    assert products.shape == (13, 6, 6)
+    torch.testing.assert_close(products[-1], torch.eye(6, dtype=torch.float64))
+    # default loss = sum of h_T, so dL/dh_T = ones and dL/dh_k = P_k^T 1
+    want = (products.transpose(1, 2) @ torch.ones(6, dtype=torch.float64)).norm(dim=-1)
+    torch.testing.assert_close(V.gradient_norms_by_lag(rnn, x), want)
+    # and autograd through an explicit vector-Jacobian product
+    states = V.unroll(rnn, x, h0=torch.zeros(1, 6, dtype=torch.float64, requires_grad=True))
+    grads = torch.autograd.grad(states[-1].sum(), states[3])[0]
+    torch.testing.assert_close(grads[0], products[3].T @ torch.ones(6, dtype=torch.float64))
+
+
+def test_step_jacobian_is_autograd_jacobian() -> None:
+    for nl in ("tanh", "relu", "sigmoid"):
+        rnn = make_rnn("tanh" if nl == "sigmoid" else nl, hidden=5)
+        x = torch.randn(1, 4, 2, dtype=torch.float64)
+        jac = V.step_jacobians(rnn, x, nonlinearity=nl)
+        states = V.unroll(rnn, x, nonlinearity=nl)
+        f = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}[nl]
+        drive = x[0, 2] @ rnn.weight_ih_l0.T + rnn.bias_ih_l0 + rnn.bias_hh_l0
+
+        def step(h: torch.Tensor, drive: torch.Tensor = drive, f=f,
+                 w: torch.Tensor = rnn.weight_hh_l0) -> torch.Tensor:
+            return f(drive + h @ w.T)
+
+        auto = torch.autograd.functional.jacobian(step, states[2][0].detach())
+        torch.testing.assert_close(jac[2], auto)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "sigmoid"])
+def test_pascanu_bound_holds(nonlinearity: str) -> None:
+    rnn = make_rnn("tanh", hidden=10)
+    gamma = V.GAMMA[nonlinearity]
+    with torch.no_grad():
+        w = rnn.weight_hh_l0
+        w.mul_(0.95 / gamma / V.largest_singular_value(w))
+    cond = V.pascanu_condition(rnn.weight_hh_l0, nonlinearity)
+    assert cond.vanishing_guaranteed and not cond.explosion_possible
+    assert math.isclose(cond.eta, 0.95, rel_tol=1e-9)
+    x = 3 * torch.randn(1, 40, 2, dtype=torch.float64)
+    norms = V.jacobian_product_norms(rnn, x, nonlinearity=nonlinearity)
+    lags = torch.arange(40, -1, -1)
+    assert torch.all(norms <= cond.bound(lags) * (1 + 1e-9))
+
+
+def test_explosion_possible_above_threshold() -> None:
+    rnn = make_rnn("tanh", hidden=16)
+    V.orthogonal_init_(rnn, gain=1.5, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        rnn.weight_ih_l0.mul_(0.01)
+        rnn.bias_ih_l0.zero_()
+        rnn.bias_hh_l0.zero_()
+    assert V.pascanu_condition(rnn.weight_hh_l0).explosion_possible
+    norms = V.jacobian_product_norms(rnn, torch.zeros(1, 30, 2, dtype=torch.float64))
+    assert norms[0] > 1e4  # at the fixed point h = 0 every Jacobian is 1.5 Q
+
+
+def test_initialisers() -> None:
+    rnn = nn.RNN(3, 12, batch_first=True)
+    V.set_spectral_radius_(rnn, 0.7)
+    assert math.isclose(V.spectral_radius(rnn.weight_hh_l0), 0.7, rel_tol=1e-5)
+    V.orthogonal_init_(rnn, gain=0.9, generator=torch.Generator().manual_seed(1))
+    s = torch.linalg.svdvals(rnn.weight_hh_l0.detach().double())
+    torch.testing.assert_close(s, torch.full((12,), 0.9, dtype=torch.float64), atol=1e-5,
+                               rtol=1e-5)
+    V.identity_init_(rnn)
+    assert torch.equal(rnn.weight_hh_l0.detach(), torch.eye(12))
+    assert not rnn.bias_hh_l0.any() and not rnn.bias_ih_l0.any()
+    a = V.orthogonal_(6, generator=torch.Generator().manual_seed(0))
+    b = V.orthogonal_(6, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a, b)
+
+
+def test_clipping_matches_torch_and_direction() -> None:
+    torch.manual_seed(0)
+    grads = [10 * torch.randn(4, 3), 10 * torch.randn(5)]
+    params = [nn.Parameter(torch.zeros_like(g)) for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = g.clone()
+    total = nn.utils.clip_grad_norm_(params, 1.0)
+    torch.testing.assert_close(V.global_norm(grads), total)
+    mine = V.clip_by_norm(grads, 1.0)
+    for m, p in zip(mine, params):
+        torch.testing.assert_close(m, p.grad)
+    assert math.isclose(V.cosine_similarity(mine, grads), 1.0, rel_tol=1e-9)
+    for p, g in zip(params, grads):
+        p.grad = g.clone()
+    nn.utils.clip_grad_value_(params, 1.0)
+    by_value = V.clip_by_value(grads, 1.0)
+    for m, p in zip(by_value, params):
+        torch.testing.assert_close(m, p.grad)
+    assert V.cosine_similarity(by_value, grads) < 0.99
+    # a short gradient is left alone
+    small = [torch.tensor([0.1, 0.2])]
+    torch.testing.assert_close(V.clip_by_norm(small, 1.0)[0], small[0])
+
+
+def test_threshold_and_divergence_helpers() -> None:
+    assert V.suggest_clip_threshold([1.0, 3.0, float("nan")], multiple=2.0) == 4.0
+    assert V.first_divergence([1.0, 2.0, float("nan")]) == 2
+    assert V.first_divergence([1.0, 50.0], spike=10.0) == 1
+    assert V.first_divergence([1.0, 2.0]) is None
+
+
+def test_input_gradient_norms() -> None:
+    torch.manual_seed(0)
+
+    class Last(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = nn.RNN(2, 4, batch_first=True)
+            self.head = nn.Linear(4, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.rnn(x)[0][:, -1])
+
+    model = Last()
+    x, y = torch.randn(3, 6, 2), torch.randn(3, 1)
+    norms = V.input_gradient_norms(model, x, y)
+    assert norms.shape == (6,)
+    xs = x.clone().requires_grad_(True)
+    nn.functional.mse_loss(model(xs), y, reduction="sum").backward()
+    torch.testing.assert_close(norms, xs.grad.norm(dim=-1).mean(0))
+    assert model.rnn.weight_hh_l0.grad is not None  # it ran a real backward pass
+
+
+def test_bad_inputs() -> None:
+    rnn = make_rnn()
+    with pytest.raises(ShapeError, match="input_size=2"):
+        V.unroll(rnn, torch.randn(2, 5, 3, dtype=torch.float64))
+    with pytest.raises(TypeError, match="nn.RNN"):
+        V.unroll(nn.GRU(2, 4), torch.randn(2, 5, 2))
+    with pytest.raises(ValueError, match="single-layer"):
+        V.set_spectral_radius_(nn.RNN(2, 4, num_layers=2), 0.9)
+    with pytest.raises(ValueError, match="nonlinearity"):
+        V.pascanu_condition(torch.eye(3), "softplus")
+    with pytest.raises(ValueError, match="square"):
+        V.largest_singular_value(torch.ones(2, 3))
+    with pytest.raises(ValueError, match="radius"):
+        V.set_spectral_radius_(rnn, -1.0)
+    with pytest.raises(ShapeError, match="batch=1"):
+        V.jacobian_products(rnn, torch.randn(2, 5, 2, dtype=torch.float64))
+    with pytest.raises(ValueError, match="max_norm"):
+        V.clip_by_norm([torch.ones(2)], 0.0)
+    with pytest.raises(ValueError, match="clip_value"):
+        V.clip_by_value([torch.ones(2)], -1.0)
+    with pytest.raises(TypeError, match="tensor"):
+        V.global_norm([])
+    with pytest.raises(ValueError, match="finite"):
+        V.suggest_clip_threshold([float("nan")])
+    with pytest.raises(ValueError, match="size"):
+        V.orthogonal_(0)
+
+
+# ------------------------------------------------------------------------ self-checks
+def _bound(w: torch.Tensor, gamma: float, lag: int) -> tuple[float, float]:
+    lam = float(torch.linalg.matrix_norm(w, ord=2))
+    return lam, (gamma * lam) ** lag
+
+
+def test_check_pascanu_bound() -> None:
+    assert ch04.check_pascanu_bound(_bound)
+    eig = ch04.check_pascanu_bound(
+        lambda w, g, lag: (float(torch.linalg.eigvals(w).abs().max()),
+                           (g * float(torch.linalg.eigvals(w).abs().max())) ** lag))
+    assert not eig and "singular" in eig.message
+    crash = ch04.check_pascanu_bound(lambda w, g, lag: 1 / 0)
+    assert not crash and "ZeroDivisionError" in crash.message
+
+
+def test_check_clip_by_norm() -> None:
+    assert ch04.check_clip_by_norm(V.clip_by_norm)
+    per_tensor = ch04.check_clip_by_norm(lambda gs, c: [g * min(1.0, c / float(g.norm()))
+                                                        for g in gs])
+    assert not per_tensor and "global" in per_tensor.message
+    crash = ch04.check_clip_by_norm(lambda gs, c: gs.norm())
+    assert not crash and "AttributeError" in crash.message
+
+
+def test_check_orthogonal() -> None:
+    assert ch04.check_orthogonal(V.orthogonal_)
+    assert not ch04.check_orthogonal(lambda n, g, gen: g * torch.eye(n))
+    wrong = ch04.check_orthogonal(lambda n, g, gen: torch.randn(n, n, generator=gen))
+    assert not wrong and "Q^T Q" in wrong.message
+
+    def todo(n: int, g: float, gen: torch.Generator) -> torch.Tensor:
+        raise NotImplementedError
+
+    assert "not implemented" in ch04.check_orthogonal(todo).message
