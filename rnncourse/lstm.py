@@ -358,8 +358,9 @@ class LSTM(nn.Module):
         steps = range(inputs.shape[0] - 1, -1, -1) if reverse else range(inputs.shape[0])
         outputs: list[torch.Tensor] = [inputs.new_empty(0)] * inputs.shape[0]
         trace: list[LSTMStep | None] = [None] * inputs.shape[0]
+        xs = inputs.unbind(0)  # not inputs[t]: its backward would write a full-size tensor
         for t in steps:
-            step = lstm_cell(inputs[t], h, c, *weights)
+            step = lstm_cell(xs[t], h, c, *weights)
             h, c = step.h, step.c
             outputs[t] = h
             trace[t] = step
@@ -442,9 +443,12 @@ class FusedLSTM(LSTM):
             x_proj = x_proj + (b_ih + b_hh)
         w_hh_t = w_hh.T
         seq_len = inputs.shape[0]
+        # unbind, not x_proj[t]: each indexing op's backward writes a zero tensor the size of
+        # the whole sequence, which makes backward quadratic in the length.
+        steps = x_proj.unbind(0)
         outputs: list[torch.Tensor] = [inputs.new_empty(0)] * seq_len
         for t in (range(seq_len - 1, -1, -1) if reverse else range(seq_len)):
-            z = x_proj[t] + h @ w_hh_t  # (N, 4H): all four gates in one product
+            z = steps[t] + h @ w_hh_t  # (N, 4H): all four gates in one product
             i, f, g, o = z.chunk(4, dim=-1)
             c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
             h = torch.sigmoid(o) * torch.tanh(c)
