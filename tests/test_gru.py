@@ -15,6 +15,7 @@ from rnncourse.gru import GRU, FusedGRU, GRUCell
 from rnncourse.validation import ShapeError
 
 TOL = {torch.float32: 1e-6, torch.float64: 1e-12}
+GRAD_TOL = {torch.float32: 1e-5, torch.float64: 1e-12}
 
 
 def random_config(seed: int) -> dict:
@@ -84,12 +85,15 @@ def test_matches_torch_gru_outputs_states_and_gradients(cls: type[GRU], seed: in
     (o1, hn1, gx1, gh1, gp1), (o2, hn2, gx2, gh2, gp2) = outs["torch"], outs["mine"]
     assert_close(o2, o1, tol, "output")
     assert_close(hn2, hn1, tol, "h_n")
-    assert_close(gx2, gx1, tol, "d/dx")
+    # Gradients sum over steps and batch, and the summation order differs from torch's (and
+    # with the number of threads), so float32 gradients get 1e-5; float64 keeps 1e-12.
+    gtol = GRAD_TOL[cfg["dtype"]]
+    assert_close(gx2, gx1, gtol, "d/dx")
     if gh1 is not None:
-        assert_close(gh2, gh1, tol, "d/dh0")
+        assert_close(gh2, gh1, gtol, "d/dh0")
     assert gp1.keys() == gp2.keys()
     for key in gp1:
-        assert_close(gp2[key], gp1[key], tol, f"d/d{key}")
+        assert_close(gp2[key], gp1[key], gtol, f"d/d{key}")
 
 
 @pytest.mark.parametrize("cls", [GRU, FusedGRU])
