@@ -46,6 +46,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .lstm import recurrent_num_params
 from .validation import ShapeError, check_array, check_positive_int, check_probability
 
 __all__ = [
@@ -494,12 +495,10 @@ def width_for_params(kind: str, input_size: int, target: int, num_layers: int = 
     if kind not in _RECURRENT:
         raise ValueError(f"kind must be one of {sorted(_RECURRENT)}, got {kind!r}")
     target = check_positive_int(target, "target")
-    gates = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
 
     def count(h: int) -> int:
-        first = gates * h * (input_size + h + 2)
-        rest = (num_layers - 1) * gates * h * (2 * h + 2)
-        return first + rest + (num_classes * (h + 1) if num_classes else 0)
+        readout = num_classes * (h + 1) if num_classes else 0
+        return recurrent_num_params(kind, input_size, h, num_layers) + readout
 
     return min(range(1, 4097), key=lambda h: abs(count(h) - target))
 

@@ -65,12 +65,10 @@ __all__ = [
     "GRU",
     "FusedGRU",
     "gate_trace",
-    "num_params",
     "time_models",
 ]
 
 VARIANTS = ("pytorch", "cho")
-_GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
 
 def _check_variant(variant: str) -> str:
@@ -410,26 +408,6 @@ def gate_trace(gru: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
             for key, value in zip("rznh", (r, z, n, h)):
                 trace[key].append(value)
     return {key: torch.stack(values, dim=1) for key, values in trace.items()}
-
-
-def num_params(kind: str, input_size: int, hidden_size: int, num_layers: int = 1,
-               bias: bool = True, bidirectional: bool = False) -> int:
-    """Parameters of ``torch.nn.RNN``/``LSTM``/``GRU``: per layer and direction ``G(HI + HH + 2H)``.
-
-    ``G`` is the number of gate blocks: 1 (RNN), 3 (GRU: r, z, n), 4 (LSTM: i, f, g, o). Layer
-    ``k > 0`` has ``I = D·H`` inputs; without bias the ``2H`` term is dropped.
-    """
-    if kind not in _GATES:
-        raise ValueError(f"kind must be one of {sorted(_GATES)}, got {kind!r}")
-    n_in = check_positive_int(input_size, "input_size")
-    H = check_positive_int(hidden_size, "hidden_size")
-    layers = check_positive_int(num_layers, "num_layers")
-    D = 2 if bidirectional else 1
-    total = 0
-    for layer in range(layers):
-        inputs = n_in if layer == 0 else D * H
-        total += D * _GATES[kind] * (H * inputs + H * H + (2 * H if bias else 0))
-    return total
 
 
 def time_models(models: dict[str, Callable[[torch.Tensor], object]], x: torch.Tensor,

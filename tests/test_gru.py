@@ -12,6 +12,7 @@ from torch import nn
 from rnncourse import gru
 from rnncourse.exercises import ch06
 from rnncourse.gru import GRU, FusedGRU, GRUCell
+from rnncourse.lstm import recurrent_num_params
 from rnncourse.validation import ShapeError
 
 TOL = {torch.float32: 1e-6, torch.float64: 1e-12}
@@ -213,8 +214,8 @@ def test_num_params_matches_torch_modules(seed: int) -> None:
     bias, bi = rng.random() < 0.7, rng.random() < 0.5
     for kind, cls in (("rnn", nn.RNN), ("gru", nn.GRU), ("lstm", nn.LSTM)):
         want = sum(p.numel() for p in cls(n_in, H, L, bias=bias, bidirectional=bi).parameters())
-        assert gru.num_params(kind, n_in, H, L, bias=bias, bidirectional=bi) == want
-    assert gru.num_params("gru", n_in, H) == 3 * (H * n_in + H * H + 2 * H)
+        assert recurrent_num_params(kind, n_in, H, L, bias=bias, bidirectional=bi) == want
+    assert recurrent_num_params("gru", n_in, H) == 3 * (H * n_in + H * H + 2 * H)
 
 
 def test_time_models_returns_positive_medians() -> None:
@@ -261,7 +262,7 @@ def test_bad_constructor_arguments() -> None:
     with pytest.raises(ValueError, match="dropout must be a number in"):
         GRU(2, 3, dropout=1.0)
     with pytest.raises(ValueError, match="kind must be one of"):
-        gru.num_params("transformer", 2, 3)
+        recurrent_num_params("transformer", 2, 3)
 
 
 @pytest.mark.parametrize("cls", [GRU, FusedGRU])
