@@ -406,11 +406,13 @@ def output_layer_numpy(h: np.ndarray, w_ho: np.ndarray, b_o: np.ndarray | None =
 
 # --- Dynamics: the hidden state as a trajectory ------------------------------------------------
 
-def spectral_radius(w: np.ndarray) -> float:
-    """Largest absolute eigenvalue of a square matrix."""
+def spectral_radius(w: np.ndarray | torch.Tensor) -> float:
+    """Largest absolute eigenvalue of a square matrix (a NumPy array or a tensor)."""
     check_array(w, "w", ("rows", "cols"))
     if w.shape[0] != w.shape[1]:
-        raise ShapeError(f"w must be square, got shape {w.shape}")
+        raise ShapeError(f"w must be square, got shape {tuple(w.shape)}")
+    if isinstance(w, torch.Tensor):
+        w = w.detach().cpu().double().numpy()
     return float(np.max(np.abs(np.linalg.eigvals(w))))
 
 

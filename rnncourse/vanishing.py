@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .forward import spectral_radius  # chapter 2's; re-exported: rho(W) <= lambda_1
 from .validation import check_array
 
 __all__ = [
@@ -78,12 +79,6 @@ def largest_singular_value(matrix: torch.Tensor) -> float:
     r"""The spectral norm :math:`\lambda_1 = \lVert W \rVert_2` of a square matrix."""
     _check_square(matrix, "matrix")
     return float(torch.linalg.matrix_norm(matrix.detach().double(), ord=2))
-
-
-def spectral_radius(matrix: torch.Tensor) -> float:
-    r"""The largest modulus of an eigenvalue, :math:`\rho(W) \le \lambda_1`."""
-    _check_square(matrix, "matrix")
-    return float(torch.linalg.eigvals(matrix.detach().double()).abs().max())
 
 
 @dataclass(frozen=True)
