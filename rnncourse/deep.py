@@ -33,28 +33,29 @@ dimension of each sample. With ``layer_norm=False`` the cell is exactly ``torch.
 (same parameter names, gate order i, f, g, o).
 
 The module also holds the chapter's tasks (a tagging task that needs the future, a noisy
-cyclic sequence for next-step prediction), an N:N :class:`SequenceTagger`, the honest
+cyclic sequence for next-step prediction), the honest
 "prefix" evaluation of a next-step predictor, and the unrolled-network diagram.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
+from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .lstm import recurrent_num_params
+from .lstm import LSTMStep, lstm_cell
+from .recurrent import RNNBase, RNNCellBase, num_params
 from .validation import ShapeError, check_array, check_positive_int, check_probability
 
 __all__ = [
     "layer_norm",
+    "layer_norm_lstm_cell",
     "LayerNormLSTMCell",
     "LayerNormLSTM",
     "split_directions",
-    "SequenceTagger",
     "sequence_cross_entropy",
     "tag_accuracy",
     "neighbour_tagging",
@@ -93,7 +94,43 @@ def layer_norm(z: torch.Tensor, gain: torch.Tensor | None = None,
     return out
 
 
-class LayerNormLSTMCell(nn.Module):
+def layer_norm_lstm_cell(x: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
+                         weight_ih: torch.Tensor, weight_hh: torch.Tensor,
+                         bias_ih: torch.Tensor, bias_hh: torch.Tensor,
+                         ln_ih_gain: torch.Tensor, ln_ih_bias: torch.Tensor,
+                         ln_hh_gain: torch.Tensor, ln_hh_bias: torch.Tensor,
+                         ln_c_gain: torch.Tensor, ln_c_bias: torch.Tensor,
+                         eps: float = 1e-5) -> LSTMStep:
+    """One step of the layer-normalised LSTM of the module docstring (gates i, f, g, o)."""
+    a = (layer_norm(x @ weight_ih.T, ln_ih_gain, ln_ih_bias, eps)      # LN(W_ih x): (N, 4H)
+         + layer_norm(h @ weight_hh.T, ln_hh_gain, ln_hh_bias, eps)    # LN(W_hh h): (N, 4H)
+         + bias_ih + bias_hh)
+    i, f, g, o = a.chunk(4, dim=-1)                                    # each (N, H)
+    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+    c = f * c + i * g
+    h = o * torch.tanh(layer_norm(c, ln_c_gain, ln_c_bias, eps))
+    return LSTMStep(i, f, g, o, c, h)
+
+
+_LN_NAMES = ("ln_ih_gain", "ln_ih_bias", "ln_hh_gain", "ln_hh_bias", "ln_c_gain", "ln_c_bias")
+
+
+def _ln_shapes(hidden_size: int) -> dict[str, tuple[int, ...]]:
+    h4 = 4 * hidden_size
+    return dict(zip(_LN_NAMES, ((h4,), (h4,), (h4,), (h4,), (hidden_size,), (hidden_size,))))
+
+
+def _reset_layer_norm(module: nn.Module) -> None:
+    """PyTorch's uniform ``±1/√H`` for the LSTM's parameters; gains 1 and LN biases 0."""
+    bound = 1.0 / math.sqrt(module.hidden_size)
+    for name, p in module.named_parameters():
+        if name.startswith("ln_"):
+            nn.init.constant_(p, 1.0 if "_gain" in name else 0.0)
+        else:
+            nn.init.uniform_(p, -bound, bound)
+
+
+class LayerNormLSTMCell(RNNCellBase):
     r"""An LSTM cell with layer normalisation (Ba et al., 2016); see the module docstring.
 
     Args:
@@ -102,70 +139,53 @@ class LayerNormLSTMCell(nn.Module):
         bias: use ``bias_ih`` and ``bias_hh`` (as ``torch.nn.LSTMCell``).
         layer_norm: normalise; ``False`` gives exactly ``torch.nn.LSTMCell``.
         eps: added to the variance in each normalisation.
+        device, dtype: where and in which precision to create the parameters.
 
-    Attributes:
-        weight_ih ``(4H, input_size)``, weight_hh ``(4H, H)``, bias_ih, bias_hh ``(4H,)``: as in
-        ``torch.nn.LSTMCell`` (rows ordered i, f, g, o), so its ``state_dict`` loads here.
-        ln_ih_gain, ln_ih_bias, ln_hh_gain, ln_hh_bias ``(4H,)`` and ln_c_gain, ln_c_bias
-        ``(H,)``: the :math:`\alpha, \beta` of the three normalisations (gains 1, biases 0 at
-        initialisation); absent when ``layer_norm=False``.
+    Parameters: ``weight_ih`` ``(4H, input_size)``, ``weight_hh`` ``(4H, H)``, ``bias_ih``,
+    ``bias_hh`` ``(4H,)`` as ``torch.nn.LSTMCell`` (rows i, f, g, o); with ``layer_norm``,
+    also ``ln_ih_gain``, ``ln_ih_bias``, ``ln_hh_gain``, ``ln_hh_bias`` ``(4H,)`` and
+    ``ln_c_gain``, ``ln_c_bias`` ``(H,)``: the :math:`\alpha, \beta` of the three
+    normalisations (gains 1, biases 0 at initialisation).
 
-    Shape:
-        ``x``: ``(batch, input_size)`` or ``(input_size,)``; ``hx = (h, c)``, each
-        ``(batch, H)`` or ``(H,)``, zeros if omitted. Returns ``(h', c')`` of the same shapes.
+    Inputs: ``input`` ``(N, input_size)`` or ``(input_size,)``; ``hx = (h, c)``, each ``(N, H)``
+    or ``(H,)``, zeros if omitted. Output: ``(h', c')`` of the same shapes.
+
+    Example::
+
+        >>> cell = LayerNormLSTMCell(3, 4)
+        >>> h, c = cell(torch.randn(2, 3))
+        >>> h.shape, c.shape
+        (torch.Size([2, 4]), torch.Size([2, 4]))
     """
 
+    num_gates = 4
+    state_names = ("h", "c")
+    torch_class = nn.LSTMCell
+
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 layer_norm: bool = True, eps: float = 1e-5) -> None:
-        super().__init__()
-        self.input_size = check_positive_int(input_size, "input_size")
-        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
-        self.bias = bool(bias)
-        self.layer_norm = bool(layer_norm)
-        self.eps = float(eps)
-        h4 = 4 * hidden_size
-        self.weight_ih = nn.Parameter(torch.empty(h4, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(h4, hidden_size))
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(h4))
-            self.bias_hh = nn.Parameter(torch.empty(h4))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
-        if layer_norm:
-            for name, size in (("ih", h4), ("hh", h4), ("c", hidden_size)):
-                setattr(self, f"ln_{name}_gain", nn.Parameter(torch.ones(size)))
-                setattr(self, f"ln_{name}_bias", nn.Parameter(torch.zeros(size)))
+                 layer_norm: bool = True, eps: float = 1e-5,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None):
+        self.layer_norm, self.eps = bool(layer_norm), float(eps)
+        super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
+        if self.layer_norm:
+            for name, shape in _ln_shapes(self.hidden_size).items():
+                self._new_parameter(name, shape, {"device": device, "dtype": dtype})
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        """Weights and biases uniform in ``±1/sqrt(H)`` (as torch); gains 1, LN biases 0."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for name, p in self.named_parameters():
-            if name.startswith("ln_"):
-                nn.init.constant_(p, 1.0 if name.endswith("gain") else 0.0)
-            else:
-                nn.init.uniform_(p, -bound, bound)
+    reset_parameters = _reset_layer_norm
 
-    def extra_repr(self) -> str:
-        return (f"{self.input_size}, {self.hidden_size}, bias={self.bias}, "
-                f"layer_norm={self.layer_norm}")
+    def _extra_repr_options(self) -> dict[str, tuple[Any, Any]]:
+        return {**super()._extra_repr_options(), "layer_norm": (self.layer_norm, True)}
 
-    def _check(self, x: torch.Tensor, hx: tuple[torch.Tensor, torch.Tensor] | None) -> None:
-        if isinstance(x, torch.Tensor) and x.dim() == 1:
-            check_array(x, "input (unbatched)", ("input_size",), {"input_size": self.input_size})
-            dims: tuple[str, ...] = ("hidden_size",)
-            sizes = {"hidden_size": self.hidden_size}
-        else:
-            check_array(x, "input", ("batch", "input_size"), {"input_size": self.input_size})
-            dims = ("batch", "hidden_size")
-            sizes = {"batch": x.shape[0], "hidden_size": self.hidden_size}
-        if hx is not None:
-            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise TypeError("hx must be a tuple (h, c) of two tensors, got "
-                                f"{type(hx).__name__}")
-            check_array(hx[0], "h", dims, sizes)
-            check_array(hx[1], "c", dims, sizes)
+    def weights(self) -> tuple[torch.Tensor, ...]:
+        extra = tuple(getattr(self, n) for n in _LN_NAMES) if self.layer_norm else ()
+        return super().weights() + extra
+
+    def cell(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
+             *weights: torch.Tensor) -> LSTMStep:
+        if self.layer_norm:
+            return layer_norm_lstm_cell(x, h, c, *weights, eps=self.eps)
+        return lstm_cell(x, h, c, *weights)
 
     def preactivations(self, x: torch.Tensor, h: torch.Tensor
                        ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -177,136 +197,61 @@ class LayerNormLSTMCell(nn.Module):
         return (layer_norm(x @ self.weight_ih.T, eps=self.eps),
                 layer_norm(h @ self.weight_hh.T, eps=self.eps))
 
-    def forward(self, x: torch.Tensor, hx: tuple[torch.Tensor, torch.Tensor] | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        self._check(x, hx)
-        unbatched = x.dim() == 1
-        if unbatched:
-            x = x.unsqueeze(0)
-            hx = None if hx is None else (hx[0].unsqueeze(0), hx[1].unsqueeze(0))
-        if hx is None:
-            zeros = x.new_zeros(x.shape[0], self.hidden_size)
-            hx = (zeros, zeros)
-        h, c = hx
-        a_ih, a_hh = x @ self.weight_ih.T, h @ self.weight_hh.T
-        if self.layer_norm:
-            a_ih = layer_norm(a_ih, self.ln_ih_gain, self.ln_ih_bias, self.eps)
-            a_hh = layer_norm(a_hh, self.ln_hh_gain, self.ln_hh_bias, self.eps)
-        gates = a_ih + a_hh
-        if self.bias_ih is not None:
-            gates = gates + self.bias_ih + self.bias_hh
-        i, f, g, o = gates.chunk(4, dim=-1)
-        c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        c_out = (layer_norm(c_new, self.ln_c_gain, self.ln_c_bias, self.eps)
-                 if self.layer_norm else c_new)
-        h_new = torch.sigmoid(o) * torch.tanh(c_out)
-        if unbatched:
-            return h_new.squeeze(0), c_new.squeeze(0)
-        return h_new, c_new
 
+class LayerNormLSTM(RNNBase):
+    r"""A multi-layer, optionally bidirectional layer-normalised LSTM with ``torch.nn.LSTM``'s API.
 
-class LayerNormLSTM(nn.Module):
-    r"""A stack of :class:`LayerNormLSTMCell` with ``torch.nn.LSTM``'s interface.
+    Each step calls :func:`layer_norm_lstm_cell` (or, with ``layer_norm=False``,
+    :func:`rnncourse.lstm.lstm_cell`, making it exactly ``torch.nn.LSTM``); the loops over time,
+    layers and directions are :class:`rnncourse.recurrent.RNNBase`'s.
 
     Args:
-        input_size, hidden_size, num_layers, bias, batch_first: as ``torch.nn.LSTM``.
-        dropout: dropout on the outputs of every layer except the last (training mode only).
-            As torch, warns when ``dropout > 0`` and ``num_layers == 1`` (it would do nothing).
+        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+        device, dtype: as ``torch.nn.LSTM`` (dropout with one layer warns, as in torch).
         layer_norm, eps: as :class:`LayerNormLSTMCell`.
 
-    Shape (``L`` steps, ``N`` batch):
-        input ``(L, N, H_in)`` (``(N, L, H_in)`` if ``batch_first``) or ``(L, H_in)``;
-        ``hx = (h_0, c_0)`` each ``(num_layers, N, H)`` (or ``(num_layers, H)``), zeros if
-        omitted. Returns ``output`` ``(L, N, H)`` (``(N, L, H)`` if ``batch_first``), the last
-        layer's ``h_t`` at every step, and ``(h_n, c_n)`` each ``(num_layers, N, H)``.
+    Parameters: those of ``torch.nn.LSTM`` (``weight_ih_l{k}``, ... with ``_reverse`` for the
+    backward direction), plus ``ln_ih_gain_l{k}``, ..., ``ln_c_bias_l{k}`` when normalising.
+    ``LayerNormLSTM.from_torch(lstm)`` copies an ``nn.LSTM``'s weights (gains stay 1, LN biases 0).
+
+    Inputs: ``input`` ``(L, N, H_in)`` (``(N, L, H_in)`` if ``batch_first``, or ``(L, H_in)``)
+    and ``hx = (h_0, c_0)``, each ``(D·num_layers, N, H)``, zeros if omitted.
+    Outputs: ``output`` ``(L, N, D·H)`` and ``(h_n, c_n)``, each ``(D·num_layers, N, H)``.
+
+    Example::
+
+        >>> lstm = LayerNormLSTM(3, 6, num_layers=2, batch_first=True)
+        >>> output, (h_n, c_n) = lstm(torch.randn(4, 7, 3))
+        >>> output.shape, h_n.shape
+        (torch.Size([4, 7, 6]), torch.Size([2, 4, 6]))
     """
+
+    num_gates = 4
+    state_names = ("h", "c")
+    torch_class = nn.LSTM
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 layer_norm: bool = True, eps: float = 1e-5) -> None:
-        super().__init__()
-        self.input_size = check_positive_int(input_size, "input_size")
-        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
-        self.num_layers = check_positive_int(num_layers, "num_layers")
-        self.dropout = check_probability(dropout, "dropout")
-        self.batch_first = bool(batch_first)
-        if self.dropout > 0 and num_layers == 1:
-            warnings.warn("dropout option adds dropout after all but last recurrent layer, so "
-                          "non-zero dropout expects num_layers greater than 1, but got "
-                          f"dropout={dropout} and num_layers={num_layers}", stacklevel=2)
-        self.cells = nn.ModuleList(
-            LayerNormLSTMCell(input_size if k == 0 else hidden_size, hidden_size, bias,
-                              layer_norm, eps) for k in range(num_layers))
+                 bidirectional: bool = False, layer_norm: bool = True, eps: float = 1e-5,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None):
+        self.layer_norm, self.eps = bool(layer_norm), float(eps)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, device=device, dtype=dtype)
 
-    def extra_repr(self) -> str:
-        return (f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
-                f"batch_first={self.batch_first}, dropout={self.dropout}")
+    def _parameter_shapes(self, layer_in: int) -> dict[str, tuple[int, ...]]:
+        shapes = super()._parameter_shapes(layer_in)
+        return {**shapes, **_ln_shapes(self.hidden_size)} if self.layer_norm else shapes
 
-    @torch.no_grad()
-    def load_lstm_weights(self, lstm: nn.LSTM) -> None:
-        """Copy the weights of a unidirectional ``torch.nn.LSTM`` of the same sizes."""
-        if not isinstance(lstm, nn.LSTM):
-            raise TypeError(f"lstm must be a torch.nn.LSTM, got {type(lstm).__name__}")
-        if (lstm.bidirectional or lstm.proj_size or lstm.input_size != self.input_size
-                or lstm.hidden_size != self.hidden_size or lstm.num_layers != self.num_layers
-                or lstm.bias != self.cells[0].bias):
-            raise ValueError(
-                "sizes differ: this layer has input_size, hidden_size, num_layers, bias = "
-                f"{self.input_size}, {self.hidden_size}, {self.num_layers}, "
-                f"{self.cells[0].bias}; the nn.LSTM has {lstm.input_size}, {lstm.hidden_size}, "
-                f"{lstm.num_layers}, {lstm.bias} (and must be unidirectional, proj_size=0)")
-        for k, cell in enumerate(self.cells):
-            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                target = getattr(cell, name)
-                if target is not None:
-                    target.copy_(getattr(lstm, f"{name}_l{k}"))
+    reset_parameters = _reset_layer_norm
 
-    def forward(self, input: torch.Tensor,
-                hx: tuple[torch.Tensor, torch.Tensor] | None = None
-                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        H, layers = self.hidden_size, self.num_layers
-        unbatched = isinstance(input, torch.Tensor) and input.dim() == 2
-        if unbatched:
-            check_array(input, "input (unbatched)", ("seq_len", "input_size"),
-                        {"input_size": self.input_size})
-            x = input.unsqueeze(1)
-        else:
-            dims = (("batch", "seq_len", "input_size") if self.batch_first
-                    else ("seq_len", "batch", "input_size"))
-            check_array(input, "input", dims, {"input_size": self.input_size})
-            x = input.transpose(0, 1) if self.batch_first else input
-        batch = x.shape[1]
-        if hx is None:
-            zeros = x.new_zeros(layers, batch, H)
-            hx = (zeros, zeros)
-        else:
-            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise TypeError("hx must be a tuple (h_0, c_0), got " + type(hx).__name__)
-            if unbatched:
-                for name, t in zip(("h_0", "c_0"), hx):
-                    check_array(t, f"{name} (unbatched input)", ("num_layers", "hidden_size"),
-                                {"num_layers": layers, "hidden_size": H})
-                hx = (hx[0].unsqueeze(1), hx[1].unsqueeze(1))
-            else:
-                for name, t in zip(("h_0", "c_0"), hx):
-                    check_array(t, name, ("num_layers", "batch", "hidden_size"),
-                                {"num_layers": layers, "batch": batch, "hidden_size": H})
-        h_n, c_n = [], []
-        for k, cell in enumerate(self.cells):
-            if k > 0 and self.dropout > 0:
-                x = F.dropout(x, self.dropout, self.training)
-            h, c = hx[0][k], hx[1][k]
-            steps = []
-            for t in range(x.shape[0]):
-                h, c = cell(x[t], (h, c))
-                steps.append(h)
-            x = torch.stack(steps)
-            h_n.append(h)
-            c_n.append(c)
-        state = (torch.stack(h_n), torch.stack(c_n))
-        if unbatched:
-            return x.squeeze(1), (state[0].squeeze(1), state[1].squeeze(1))
-        return (x.transpose(0, 1) if self.batch_first else x), state
+    def _extra_repr_options(self) -> dict[str, tuple[Any, Any]]:
+        return {**super()._extra_repr_options(), "layer_norm": (self.layer_norm, True)}
+
+    def cell(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
+             *weights: torch.Tensor) -> LSTMStep:
+        if self.layer_norm:
+            return layer_norm_lstm_cell(x, h, c, *weights, eps=self.eps)
+        return lstm_cell(x, h, c, *weights)
 
 
 # --------------------------------------------------------------------------- shapes and models
@@ -321,51 +266,6 @@ def split_directions(h_n: torch.Tensor, num_layers: int, bidirectional: bool) ->
     check_array(h_n, "h_n", ("num_layers*num_directions", "batch", "hidden_size"),
                 {"num_layers*num_directions": num_layers * directions})
     return h_n.view(num_layers, directions, h_n.shape[1], h_n.shape[2])
-
-
-_RECURRENT = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-
-
-class SequenceTagger(nn.Module):
-    """A recurrent encoder with a linear read-out at every step (pattern N:N aligned).
-
-    Args:
-        kind: ``"rnn"``, ``"lstm"`` or ``"gru"`` (the torch modules), or ``"lnlstm"``
-            (:class:`LayerNormLSTM`, unidirectional).
-        input_size: features per step.
-        hidden_size: width of each direction's state.
-        num_classes: outputs per step (logits).
-        num_layers, bidirectional, dropout: passed to the torch module.
-
-    Shape:
-        input ``(batch, seq_len, input_size)`` → logits ``(batch, seq_len, num_classes)``;
-        the read-out sees ``num_directions * hidden_size`` features per step.
-    """
-
-    def __init__(self, kind: str, input_size: int, hidden_size: int, num_classes: int,
-                 num_layers: int = 1, bidirectional: bool = False, dropout: float = 0.0) -> None:
-        super().__init__()
-        kinds = sorted([*_RECURRENT, "lnlstm"])
-        if kind not in kinds:
-            raise ValueError(f"kind must be one of {kinds}, got {kind!r}")
-        self.input_size = check_positive_int(input_size, "input_size")
-        hidden_size = check_positive_int(hidden_size, "hidden_size")
-        num_classes = check_positive_int(num_classes, "num_classes")
-        if kind == "lnlstm":
-            if bidirectional:
-                raise ValueError("kind 'lnlstm' (LayerNormLSTM) is unidirectional only")
-            self.rnn: nn.Module = LayerNormLSTM(input_size, hidden_size, num_layers,
-                                                batch_first=True, dropout=dropout)
-        else:
-            self.rnn = _RECURRENT[kind](input_size, hidden_size, num_layers=num_layers,
-                                        batch_first=True, bidirectional=bidirectional,
-                                        dropout=dropout)
-        self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_array(x, "x", ("batch", "seq_len", "input_size"), {"input_size": self.input_size})
-        output, _ = self.rnn(x)
-        return self.head(output)
 
 
 def sequence_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -492,13 +392,11 @@ def width_for_params(kind: str, input_size: int, target: int, num_layers: int = 
                      num_classes: int = 0) -> int:
     """Hidden size whose ``torch.nn.{RNN,LSTM,GRU}`` (plus a linear read-out to
     ``num_classes``, if > 0) has the parameter count closest to ``target``."""
-    if kind not in _RECURRENT:
-        raise ValueError(f"kind must be one of {sorted(_RECURRENT)}, got {kind!r}")
     target = check_positive_int(target, "target")
 
     def count(h: int) -> int:
         readout = num_classes * (h + 1) if num_classes else 0
-        return recurrent_num_params(kind, input_size, h, num_layers) + readout
+        return num_params(kind, input_size, h, num_layers) + readout
 
     return min(range(1, 4097), key=lambda h: abs(count(h) - target))
 

@@ -31,13 +31,13 @@ of ``W_hh``.
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
+from .recurrent import RNNBase
 from .validation import ShapeError, check_array, check_positive_int
 
 __all__ = [
@@ -45,8 +45,8 @@ __all__ = [
     "rnn_weights_from_torch",
     "rnn_cell_numpy",
     "rnn_forward_numpy",
+    "rnn_cell",
     "ScratchRNN",
-    "rnn_num_params",
     "softmax",
     "log_softmax",
     "cross_entropy",
@@ -198,153 +198,69 @@ def rnn_forward_numpy(x: np.ndarray, weights: list[LayerWeights], h0: np.ndarray
     return output, np.stack(finals)
 
 
-class ScratchRNN(nn.Module):
-    r"""A multi-layer Elman RNN written with a Python loop over time; same API as ``nn.RNN``.
+def rnn_cell(x: torch.Tensor, h: torch.Tensor, weight_ih: torch.Tensor, weight_hh: torch.Tensor,
+             bias_ih: torch.Tensor, bias_hh: torch.Tensor, nonlinearity: str = "tanh"
+             ) -> torch.Tensor:
+    """One step of an RNN layer in PyTorch: ``h_t = σ(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh)``.
+
+    ``x`` ``(N, H_in)``, ``h`` ``(N, H)``, ``weight_ih`` ``(H, H_in)``, ``weight_hh`` ``(H, H)``,
+    biases ``(H,)``; returns the new ``h`` ``(N, H)``.
+    """
+    a = x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh  # pre-activation (N, H)
+    return torch.tanh(a) if nonlinearity == "tanh" else torch.relu(a)
+
+
+class ScratchRNN(RNNBase):
+    r"""A multi-layer Elman RNN written with a Python loop over time; the API of ``nn.RNN``.
 
     .. math::
-        h_t = \sigma(x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh})
+        h_t = \sigma(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})
 
-    Parameters have ``nn.RNN``'s names and shapes (``weight_ih_l{k}``, ``weight_hh_l{k}``,
-    ``bias_ih_l{k}``, ``bias_hh_l{k}``), so ``scratch.load_state_dict(rnn.state_dict())``
-    works, and they are initialised like ``nn.RNN``: uniform in ``[-1/√H, 1/√H]``.
+    Each step calls :func:`rnn_cell`; the loops over time, layers and directions are
+    :class:`rnncourse.recurrent.RNNBase`'s. Parameters have ``nn.RNN``'s names and shapes
+    (``weight_ih_l{k}`` ``(H, H_in)``, ``weight_hh_l{k}`` ``(H, H)``, ``bias_ih_l{k}``,
+    ``bias_hh_l{k}`` ``(H,)``, ``_reverse`` for the backward direction) and its
+    initialisation, so ``ScratchRNN.from_torch(rnn)`` or ``load_state_dict`` copy its weights.
 
     Args:
-        input_size: features per step ``H_in``.
-        hidden_size: size of the state ``H``.
-        num_layers: stacked layers; layer ``k ≥ 1`` reads layer ``k-1``'s states.
+        input_size, hidden_size, num_layers: as ``nn.RNN``.
         nonlinearity: ``"tanh"`` or ``"relu"``.
-        bias: with ``False`` there are no bias parameters.
-        batch_first: input and output are ``(N, L, ·)`` instead of ``(L, N, ·)``.
-        device, dtype: where and in which precision to create the parameters.
+        bias, batch_first, dropout, bidirectional, device, dtype: as ``nn.RNN``.
 
-    Shapes: as ``nn.RNN`` (see the module docstring). Dropout and bidirectional layers are not
-    implemented (chapter 7).
+    Inputs: ``input`` ``(L, N, H_in)`` (``(N, L, H_in)`` if ``batch_first``, ``(L, H_in)``
+    unbatched) and ``hx`` ``(D·num_layers, N, H)`` (zeros if omitted).
+    Outputs: ``output`` ``(L, N, D·H)`` and ``h_n`` ``(D·num_layers, N, H)``.
+
+    Example::
+
+        >>> rnn = ScratchRNN(3, 5, num_layers=2, batch_first=True)
+        >>> output, h_n = rnn(torch.randn(4, 7, 3))
+        >>> output.shape, h_n.shape
+        (torch.Size([4, 7, 5]), torch.Size([2, 4, 5]))
     """
+
+    num_gates = 1
+    state_names = ("h",)
+    torch_class = nn.RNN
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None):
-        super().__init__()
-        self.input_size = check_positive_int(input_size, "input_size")
-        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
-        self.num_layers = check_positive_int(num_layers, "num_layers")
         self.nonlinearity = _check_nonlinearity(nonlinearity)
-        self.bias = bool(bias)
-        self.batch_first = bool(batch_first)
-        factory = {"device": device, "dtype": dtype}
-        for k in range(num_layers):
-            layer_in = input_size if k == 0 else hidden_size
-            setattr(self, f"weight_ih_l{k}", nn.Parameter(torch.empty(hidden_size, layer_in,
-                                                                      **factory)))
-            setattr(self, f"weight_hh_l{k}", nn.Parameter(torch.empty(hidden_size, hidden_size,
-                                                                      **factory)))
-            if bias:
-                setattr(self, f"bias_ih_l{k}", nn.Parameter(torch.empty(hidden_size, **factory)))
-                setattr(self, f"bias_hh_l{k}", nn.Parameter(torch.empty(hidden_size, **factory)))
-        self.reset_parameters()
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, device=device, dtype=dtype)
 
-    def reset_parameters(self) -> None:
-        """Uniform in ``[-1/√hidden_size, 1/√hidden_size]``, as ``nn.RNN``."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for param in self.parameters():
-            nn.init.uniform_(param, -bound, bound)
+    def cell(self, x: torch.Tensor, h: torch.Tensor, *weights: torch.Tensor) -> torch.Tensor:
+        return rnn_cell(x, h, *weights, nonlinearity=self.nonlinearity)
+
+    def _extra_repr_options(self) -> dict:
+        return {"num_layers": (self.num_layers, 1),
+                "nonlinearity": (self.nonlinearity, "tanh"), **super()._extra_repr_options()}
 
     @classmethod
-    def from_torch(cls, rnn: nn.RNN) -> ScratchRNN:
-        """A ScratchRNN with ``rnn``'s configuration, device, dtype and (copied) weights."""
-        if not isinstance(rnn, nn.RNN):
-            raise TypeError(f"rnn must be a torch.nn.RNN, got {type(rnn).__name__}")
-        ref = rnn.weight_ih_l0
-        scratch = cls(rnn.input_size, rnn.hidden_size, rnn.num_layers, rnn.nonlinearity,
-                      rnn.bias, rnn.batch_first, device=ref.device, dtype=ref.dtype)
-        scratch.load_torch_weights(rnn)
-        return scratch
-
-    def load_torch_weights(self, rnn: nn.RNN) -> None:
-        """Copy the weights of ``rnn``, after checking that its configuration matches."""
-        if not isinstance(rnn, nn.RNN):
-            raise TypeError(f"rnn must be a torch.nn.RNN, got {type(rnn).__name__}")
-        if rnn.bidirectional:
-            raise ValueError("ScratchRNN is unidirectional; got a bidirectional nn.RNN")
-        for field in ("input_size", "hidden_size", "num_layers", "nonlinearity", "bias"):
-            if getattr(rnn, field) != getattr(self, field):
-                raise ValueError(f"configuration mismatch: nn.RNN has {field}="
-                                 f"{getattr(rnn, field)!r}, this ScratchRNN has "
-                                 f"{getattr(self, field)!r}")
-        self.load_state_dict(rnn.state_dict())
-
-    def extra_repr(self) -> str:
-        return (f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
-                f"nonlinearity={self.nonlinearity!r}, bias={self.bias}, "
-                f"batch_first={self.batch_first}")
-
-    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run the RNN over ``x``; returns ``(output, h_n)`` shaped as ``nn.RNN``'s."""
-        if isinstance(x, np.ndarray):
-            raise TypeError("x must be a torch.Tensor; convert a NumPy array with "
-                            "torch.from_numpy(x)")
-        batched = _check_sequence(x, h0, self.input_size, self.hidden_size, self.num_layers,
-                                  self.batch_first)
-        weight = self.weight_ih_l0
-        for name, value in (("x", x), ("h0", h0)):
-            if value is not None and value.dtype != weight.dtype:
-                raise TypeError(f"{name} has dtype {value.dtype} but the parameters are "
-                                f"{weight.dtype}; convert one of them (e.g. .to({weight.dtype}))")
-        if not batched:
-            x = x.unsqueeze(0 if self.batch_first else 1)
-            h0 = None if h0 is None else h0.unsqueeze(1)
-        if self.batch_first:
-            x = x.transpose(0, 1)
-        seq_len, batch, _ = x.shape
-        act = torch.tanh if self.nonlinearity == "tanh" else torch.relu
-        layer_input, finals = x, []
-        for k in range(self.num_layers):
-            w_ih, w_hh = getattr(self, f"weight_ih_l{k}"), getattr(self, f"weight_hh_l{k}")
-            b_ih, b_hh = getattr(self, f"bias_ih_l{k}", None), getattr(self, f"bias_hh_l{k}", None)
-            h = (x.new_zeros(batch, self.hidden_size) if h0 is None else h0[k])
-            x_proj = layer_input @ w_ih.T  # all steps at once: (L, N, H)
-            if b_ih is not None:
-                x_proj = x_proj + b_ih
-            states = []
-            for t in range(seq_len):
-                pre = x_proj[t] + h @ w_hh.T
-                if b_hh is not None:
-                    pre = pre + b_hh
-                h = act(pre)
-                states.append(h)
-            finals.append(h)
-            layer_input = torch.stack(states)
-        output, h_n = layer_input, torch.stack(finals)
-        if self.batch_first:
-            output = output.transpose(0, 1)
-        if not batched:
-            output = output.squeeze(0 if self.batch_first else 1)
-            h_n = h_n.squeeze(1)
-        return output, h_n
-
-
-def rnn_num_params(input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                   bidirectional: bool = False) -> int:
-    """Number of parameters of ``nn.RNN(input_size, hidden_size, num_layers, bias=...)``.
-
-    Layer 0 has ``H·H_in + H·H (+ 2H)``; each further layer reads the ``D·H`` features below it
-    (``D = 2`` if bidirectional), so it has ``H·D·H + H·H (+ 2H)``; every layer exists once per
-    direction. The count does not depend on the sequence length: the weights are shared by all
-    steps.
-    """
-    check_positive_int(input_size, "input_size")
-    check_positive_int(hidden_size, "hidden_size")
-    check_positive_int(num_layers, "num_layers")
-    directions = 2 if bidirectional else 1
-    total = 0
-    for k in range(num_layers):
-        layer_in = input_size if k == 0 else directions * hidden_size
-        per_direction = hidden_size * layer_in + hidden_size * hidden_size
-        if bias:
-            per_direction += 2 * hidden_size
-        total += directions * per_direction
-    return total
+    def _config_from_torch(cls, module: nn.Module) -> dict:
+        return {**super()._config_from_torch(module), "nonlinearity": module.nonlinearity}
 
 
 def log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""A small, explicit training loop and timing helper shared by chapters 4 to 7.
+"""A small, explicit training loop and the timing helpers shared by the chapters.
 
 The loop is deliberately plain (minGPT style): draw a batch, forward, loss, backward, clip,
 step, and every ``eval_every`` steps measure the loss on a fixed held-out batch. It stops early
@@ -8,6 +8,7 @@ a measured number, not a guess.
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,44 +19,9 @@ from torch import nn
 from . import runtime
 from .validation import check_positive_int
 
-__all__ = ["SequenceRegressor", "History", "fit", "time_forward_backward"]
+__all__ = ["History", "fit", "time_forward_backward", "time_models"]
 
 Batch = tuple[torch.Tensor, torch.Tensor]
-
-_RECURRENT = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-
-
-class SequenceRegressor(nn.Module):
-    """A recurrent layer followed by a linear read-out of the last time step (pattern N:1).
-
-    Args:
-        kind: ``"rnn"`` (tanh unless ``nonlinearity="relu"`` is passed), ``"lstm"`` or ``"gru"``,
-            or an already-built recurrent module with ``batch_first=True``.
-        input_size: features per step.
-        hidden_size: width of the hidden state.
-        output_size: outputs of the read-out layer.
-        **rnn_kwargs: passed to the torch module (``num_layers``, ``nonlinearity``, ...).
-
-    Shape:
-        input ``(batch, seq_len, input_size)`` → output ``(batch, output_size)``.
-    """
-
-    def __init__(self, kind: str | nn.Module, input_size: int, hidden_size: int,
-                 output_size: int = 1, **rnn_kwargs: object) -> None:
-        super().__init__()
-        if isinstance(kind, nn.Module):
-            self.rnn = kind
-        elif kind in _RECURRENT:
-            self.rnn = _RECURRENT[kind](input_size, hidden_size, batch_first=True, **rnn_kwargs)
-        else:
-            raise ValueError(f"kind must be one of {sorted(_RECURRENT)} or an nn.Module, "
-                             f"got {kind!r}")
-        self.head = nn.Linear(hidden_size, output_size)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        output, _ = self.rnn(x)
-        return self.head(output[:, -1])
-
 
 @dataclass
 class History:
@@ -171,3 +137,21 @@ def _flatten(value: object) -> list[torch.Tensor]:
     if isinstance(value, (tuple, list)):
         return [t for item in value for t in _flatten(item)]
     return []
+
+
+def time_models(models: dict[str, Callable[[torch.Tensor], object]], x: torch.Tensor,
+                repeats: int = 5, warmup: int = 1, rounds: int = 3) -> dict[str, float]:
+    """Median seconds of forward + backward for each model on the same ``x``, interleaved.
+
+    The models are timed in turns (``rounds`` rounds of ``repeats`` passes each), so that a
+    slow-down of the machine in the middle of the run affects all of them alike; ratios taken
+    from one call are therefore more trustworthy than absolute times.
+    """
+    rounds = check_positive_int(rounds, "rounds")
+    samples: dict[str, list[float]] = {name: [] for name in models}
+    for model in models.values():
+        time_forward_backward(model, x, repeats=1, warmup=warmup)
+    for _ in range(rounds):
+        for name, model in models.items():
+            samples[name].append(time_forward_backward(model, x, repeats=repeats, warmup=0))
+    return {name: statistics.median(values) for name, values in samples.items()}

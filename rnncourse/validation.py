@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["ShapeError", "check_array", "check_positive_int", "check_probability"]
+__all__ = ["ShapeError", "check_array", "check_positive_int", "check_probability",
+           "check_rnn_call", "check_cell_call"]
 
 
 class ShapeError(ValueError):
@@ -79,3 +80,122 @@ def check_probability(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
     return float(value)
+
+
+def _check_tensor(value: Any, name: str, expected: str) -> None:
+    if not isinstance(value, torch.Tensor):
+        hint = ("; convert a NumPy array with torch.from_numpy(x)"
+                if isinstance(value, np.ndarray) else "")
+        raise TypeError(f"{name} must be a torch.Tensor of shape {expected}, "
+                        f"got {type(value).__name__}{hint}")
+
+
+def _check_like(value: torch.Tensor, name: str, param: torch.Tensor) -> None:
+    if value.dtype != param.dtype:
+        raise TypeError(f"{name} has dtype {value.dtype} but the parameters are {param.dtype}; "
+                        f"convert one of them ({name}.to({param.dtype}) or "
+                        f"module.to({value.dtype}))")
+    if value.device != param.device:
+        raise ValueError(f"{name} is on device {value.device} but the parameters are on "
+                         f"{param.device}; move one of them ({name}.to('{param.device}') or "
+                         f"module.to('{value.device}'))")
+
+
+def check_rnn_call(input: Any, hx: Any, *, input_size: int, hidden_size: int,
+                   num_states: int, batch_first: bool, state_names: Sequence[str],
+                   param: torch.Tensor) -> tuple[bool, tuple[torch.Tensor, ...] | None]:
+    """Check a call ``layer(input, hx)`` the way ``torch.nn.RNN/GRU/LSTM`` expect it.
+
+    Args:
+        input: ``(L, N, H_in)``, ``(N, L, H_in)`` if ``batch_first``, or ``(L, H_in)`` unbatched.
+        hx: ``None``, one tensor (``state_names == ("h",)``) or a tuple of
+            ``len(state_names)`` tensors (``("h", "c")`` for an LSTM), each
+            ``(num_states, N, H)`` — never batch-first — or ``(num_states, H)`` unbatched.
+        num_states: ``num_layers * num_directions``.
+        param: a parameter of the layer, whose dtype and device the tensors must share.
+
+    Returns:
+        ``(batched, state)``: whether ``input`` has a batch dimension, and the state as a tuple
+        of ``(num_states, N, H)`` tensors (a batch dimension of 1 added when unbatched), or
+        ``None`` when ``hx`` is ``None``.
+    """
+    seq = ("batch", "seq_len", "input_size") if batch_first else ("seq_len", "batch",
+                                                                  "input_size")
+    expected = _shape_text(seq, [None, None, input_size])
+    _check_tensor(input, "input", expected)
+    if input.dim() not in (2, 3):
+        raise ShapeError(f"input must have 3 dimensions {expected}, or 2 (seq_len, "
+                         f"input_size={input_size}) for one unbatched sequence, got shape "
+                         f"{tuple(input.shape)}")
+    batched = input.dim() == 3
+    if batched:
+        check_array(input, "input", seq, {"input_size": input_size})
+    else:
+        check_array(input, "input (unbatched)", ("seq_len", "input_size"),
+                    {"input_size": input_size})
+    _check_like(input, "input", param)
+    if hx is None:
+        return batched, None
+    names = [f"{n}_0" for n in state_names]
+    if len(names) == 1:
+        states = (hx,)
+    elif isinstance(hx, (tuple, list)) and len(hx) == len(names):
+        states = tuple(hx)
+    else:
+        got = (f"a {type(hx).__name__} of length {len(hx)}" if isinstance(hx, (tuple, list))
+               else type(hx).__name__)
+        raise TypeError(f"the state must be a tuple ({', '.join(names)}) of {len(names)} "
+                        f"tensors, got {got}")
+    batch = input.shape[0 if batch_first else 1] if batched else None
+    dims = (("num_layers*num_directions", "batch", "hidden_size") if batched
+            else ("num_layers*num_directions", "hidden_size"))
+    sizes = {"num_layers*num_directions": num_states, "hidden_size": hidden_size}
+    if batch is not None:
+        sizes["batch"] = batch
+    for name, state in zip(names, states):
+        _check_tensor(state, name, _shape_text(dims, [sizes.get(d) for d in dims]))
+        try:
+            check_array(state, name if batched else f"{name} (unbatched input)", dims, sizes)
+        except ShapeError as err:
+            note = (" (the state is never batch-first, even when the input is)"
+                    if batch_first and batched else "")
+            raise ShapeError(f"{err}{note}") from None
+        _check_like(state, name, param)
+    if not batched:
+        states = tuple(s.unsqueeze(1) for s in states)
+    return batched, states
+
+
+def check_cell_call(input: Any, hx: Any, *, input_size: int, hidden_size: int,
+                    state_names: Sequence[str], param: torch.Tensor
+                    ) -> tuple[bool, tuple[torch.Tensor, ...] | None]:
+    """Check a one-step call ``cell(input, hx)`` as ``torch.nn.RNNCell/GRUCell/LSTMCell`` do.
+
+    ``input`` is ``(N, H_in)`` or ``(H_in,)``; ``hx`` is ``None``, a tensor, or a tuple of
+    ``len(state_names)`` tensors, each ``(N, H)`` (``(H,)`` when ``input`` is unbatched).
+    Returns ``(batched, state)`` with the state as a tuple of ``(N, H)`` tensors, or ``None``.
+    """
+    _check_tensor(input, "input", f"(batch, input_size={input_size})")
+    if input.dim() not in (1, 2):
+        raise ShapeError(f"input must have 2 dimensions (batch, input_size={input_size}), or 1 "
+                         f"for one unbatched step, got shape {tuple(input.shape)}")
+    batched = input.dim() == 2
+    dims = ("batch", "input_size") if batched else ("input_size",)
+    check_array(input, "input", dims, {"input_size": input_size})
+    _check_like(input, "input", param)
+    if hx is None:
+        return batched, None
+    if len(state_names) == 1:
+        states = (hx,)
+    elif isinstance(hx, (tuple, list)) and len(hx) == len(state_names):
+        states = tuple(hx)
+    else:
+        raise TypeError(f"the state must be a tuple ({', '.join(state_names)}) of "
+                        f"{len(state_names)} tensors, got {type(hx).__name__}")
+    sdims = ("batch", "hidden_size") if batched else ("hidden_size",)
+    sizes = {"hidden_size": hidden_size, **({"batch": input.shape[0]} if batched else {})}
+    for name, state in zip(state_names, states):
+        _check_tensor(state, name, _shape_text(sdims, [sizes.get(d) for d in sdims]))
+        check_array(state, name, sdims, sizes)
+        _check_like(state, name, param)
+    return batched, states if batched else tuple(s.unsqueeze(0) for s in states)
