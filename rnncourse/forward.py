@@ -38,13 +38,14 @@ import torch
 from torch import nn
 
 from .recurrent import RNNBase
-from .validation import ShapeError, check_array, check_positive_int
+from .validation import ShapeError, check_array, check_positive_int, checked_by
 
 __all__ = [
     "LayerWeights",
     "rnn_weights_from_torch",
     "rnn_cell_numpy",
     "rnn_forward_numpy",
+    "rnn_layers_numpy",
     "rnn_cell",
     "ScratchRNN",
     "softmax",
@@ -102,32 +103,30 @@ def rnn_weights_from_torch(rnn: nn.RNN | ScratchRNN) -> list[LayerWeights]:
             for k in range(rnn.num_layers)]
 
 
-def rnn_cell_numpy(x_t: np.ndarray, h_prev: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray,
-                   b_ih: np.ndarray | None = None, b_hh: np.ndarray | None = None,
-                   nonlinearity: str = "tanh") -> np.ndarray:
-    r"""One step of an RNN layer: ``h_t = σ(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh)``.
-
-    Args:
-        x_t: ``(batch, input_size)``.
-        h_prev: ``(batch, hidden_size)``.
-        w_ih: ``(hidden_size, input_size)``; w_hh: ``(hidden_size, hidden_size)``.
-        b_ih, b_hh: ``(hidden_size,)`` or ``None``.
-        nonlinearity: ``"tanh"`` or ``"relu"``.
-
-    Returns:
-        ``h_t`` of shape ``(batch, hidden_size)``.
-    """
+def _check_cell_numpy(x_t: np.ndarray, h_prev: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray,
+                      b_ih: np.ndarray | None = None, b_hh: np.ndarray | None = None,
+                      nonlinearity: str = "tanh") -> None:
     _check_nonlinearity(nonlinearity)
     hidden_size, input_size = w_ih.shape
     check_array(x_t, "x_t", ("batch", "input_size"), {"input_size": input_size})
     check_array(h_prev, "h_prev", ("batch", "hidden_size"),
                 {"batch": x_t.shape[0], "hidden_size": hidden_size})
-    pre = x_t @ w_ih.T + h_prev @ w_hh.T
-    if b_ih is not None:
-        pre = pre + b_ih
-    if b_hh is not None:
-        pre = pre + b_hh
-    return np.tanh(pre) if nonlinearity == "tanh" else np.maximum(pre, 0)
+
+
+@checked_by(_check_cell_numpy)
+def rnn_cell_numpy(x_t: np.ndarray, h_prev: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray,
+                   b_ih: np.ndarray | None = None, b_hh: np.ndarray | None = None,
+                   nonlinearity: str = "tanh") -> np.ndarray:
+    r"""One step of an RNN layer: ``h_t = σ(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
+
+    With a batch in rows (``x_t`` ``(N, H_in)``, ``h_prev`` ``(N, H)``) the products are
+    ``x_t @ w_ih.T`` and ``h_prev @ w_hh.T``; ``w_ih`` is ``(H, H_in)``, ``w_hh`` ``(H, H)``,
+    the biases ``(H,)`` or ``None``; ``nonlinearity`` is ``"tanh"`` or ``"relu"``.
+    Returns ``h_t`` ``(N, H)``.
+    """
+    a = x_t @ w_ih.T + h_prev @ w_hh.T                        # (N, H)
+    a = a + (0 if b_ih is None else b_ih) + (0 if b_hh is None else b_hh)
+    return np.tanh(a) if nonlinearity == "tanh" else np.maximum(a, 0)
 
 
 def _check_sequence(x: np.ndarray | torch.Tensor, h0: np.ndarray | torch.Tensor | None,
@@ -167,6 +166,8 @@ def rnn_forward_numpy(x: np.ndarray, weights: list[LayerWeights], h0: np.ndarray
     Returns:
         ``(output, h_n)``: the last layer's state at every step, shaped like ``x`` with
         ``hidden_size`` features, and every layer's final state ``(num_layers, batch, hidden)``.
+        The computation itself is :func:`rnn_layers_numpy`; this function checks the inputs
+        and handles the layouts.
     """
     _check_nonlinearity(nonlinearity)
     if not weights:
@@ -174,28 +175,34 @@ def rnn_forward_numpy(x: np.ndarray, weights: list[LayerWeights], h0: np.ndarray
     hidden_size, input_size = weights[0].w_ih.shape
     batched = _check_sequence(x, h0, input_size, hidden_size, len(weights), batch_first)
     if not batched:  # treat (L, H_in) as a batch of one, like nn.RNN
-        out, h_n = rnn_forward_numpy(x[:, None, :], weights,
-                                     None if h0 is None else h0[:, None, :], nonlinearity)
-        return out[:, 0, :], h_n[:, 0, :]
-    if batch_first:
+        x, h0 = x[:, None, :], None if h0 is None else h0[:, None, :]
+    elif batch_first:
         x = x.transpose(1, 0, 2)  # work time-major: (L, N, H_in)
-    seq_len, batch, _ = x.shape
-    dtype = np.result_type(x.dtype, weights[0].w_ih.dtype)
-    layer_input = x
-    finals = []
+    if h0 is None:
+        dtype = np.result_type(x.dtype, weights[0].w_ih.dtype)
+        h0 = np.zeros((len(weights), x.shape[1], hidden_size), dtype)
+    output, h_n = rnn_layers_numpy(x, weights, h0, nonlinearity)
+    if not batched:
+        return output[:, 0, :], h_n[:, 0, :]
+    return (output.transpose(1, 0, 2) if batch_first else output), h_n
+
+
+def rnn_layers_numpy(x: np.ndarray, weights: list[LayerWeights], h0: np.ndarray,
+                     nonlinearity: str = "tanh") -> tuple[np.ndarray, np.ndarray]:
+    """Every layer over a time-major batch: ``x`` ``(L, N, H_in)``, ``h0`` ``(K, N, H)``."""
+    act = np.tanh if nonlinearity == "tanh" else (lambda a: np.maximum(a, 0))
+    layer_input, finals = x, []
     for k, (w_ih, w_hh, b_ih, b_hh) in enumerate(weights):
-        h = np.zeros((batch, hidden_size), dtype) if h0 is None else h0[k]
+        h = h0[k]                                               # (N, H)
         # The input part of every step does not depend on h: one matrix product for all t.
-        x_proj = layer_input @ w_ih.T + (0 if b_ih is None else b_ih)
-        states = np.empty((seq_len, batch, hidden_size), dtype)
-        for t in range(seq_len):
-            pre = x_proj[t] + h @ w_hh.T + (0 if b_hh is None else b_hh)
-            h = np.tanh(pre) if nonlinearity == "tanh" else np.maximum(pre, 0)
-            states[t] = h
+        x_proj = layer_input @ w_ih.T + (0 if b_ih is None else b_ih)  # (L, N, H)
+        states = []
+        for x_t in x_proj:                                      # the sequential part
+            h = act(x_t + h @ w_hh.T + (0 if b_hh is None else b_hh))
+            states.append(h)
         finals.append(h)
-        layer_input = states  # the next layer reads this layer's states
-    output = layer_input.transpose(1, 0, 2) if batch_first else layer_input
-    return output, np.stack(finals)
+        layer_input = np.stack(states)  # (L, N, H): the next layer reads this layer's states
+    return layer_input, np.stack(finals)
 
 
 def rnn_cell(x: torch.Tensor, h: torch.Tensor, weight_ih: torch.Tensor, weight_hh: torch.Tensor,

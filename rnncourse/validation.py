@@ -7,14 +7,15 @@ reads ``x must have shape (batch, seq_len, input_size=3) ... got (4, 7, 5)``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
 __all__ = ["ShapeError", "check_array", "check_positive_int", "check_probability",
-           "check_rnn_call", "check_cell_call"]
+           "check_rnn_call", "check_cell_call", "checked_by"]
 
 
 class ShapeError(ValueError):
@@ -199,3 +200,21 @@ def check_cell_call(input: Any, hx: Any, *, input_size: int, hidden_size: int,
         check_array(state, name, sdims, sizes)
         _check_like(state, name, param)
     return batched, states if batched else tuple(s.unsqueeze(0) for s in states)
+
+
+def checked_by(check: Callable[..., None]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Run ``check(*args, **kwargs)`` before the decorated function, with the same arguments.
+
+    This keeps a function that the book prints down to its equations: the input checks live
+    in ``check``, which raises a clear error before the maths runs.
+    """
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            check(*args, **kwargs)
+            return fn(*args, **kwargs)
+
+        return run
+
+    return decorate
