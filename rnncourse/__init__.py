@@ -15,7 +15,11 @@ One module per chapter topic, so that the code a chapter builds is found in one 
 
 and the foundation every chapter uses:
 
-- :mod:`rnncourse.runtime` — device choice, seeding, progress bars
+- :mod:`rnncourse.recurrent` — the scaffolding of every recurrent layer (``RNNBase``,
+  ``RNNCellBase``: parameters, the loops over time, layers and directions, layouts, checks,
+  ``from_torch``, gate recording), parameter counts, comparison with a PyTorch module, and an
+  encoder with a read-out (``SequenceModel``)
+- :mod:`rnncourse.runtime` — notebook set-up, device choice, seeding, progress bars, source display
 - :mod:`rnncourse.plotting` — the course's colour-blind-safe plotting style
 - :mod:`rnncourse.training` — a plain training loop with clipping and early stopping, timing
 - :mod:`rnncourse.selfcheck` — the mechanism behind exercise self-checks
