@@ -3,7 +3,9 @@
 A check never raises at the learner. It returns a :class:`CheckResult` that prints as one
 line (``✅ ...`` or ``❌ ...`` with the reason) and that is truthy only when the answer is right.
 An exception inside the learner's code becomes part of the message, with the line that failed,
-instead of a traceback through the package.
+instead of a traceback through the package. A check leaves Python's, NumPy's and torch's
+global random states exactly as it found them (passed, failed or crashed), so running one
+does not change the numbers a notebook draws next.
 
 Writing a check (in ``rnncourse/exercises/chNN.py``)::
 
@@ -21,15 +23,19 @@ Notebooks assert their own reference solutions with ``assert check_x(solution)``
 from __future__ import annotations
 
 import functools
+import random
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["CheckResult", "CheckFailed", "self_check", "expect", "expect_equal", "expect_close"]
+__all__ = ["CheckResult", "CheckFailed", "self_check", "expect", "expect_equal", "expect_close",
+           "init_parameters"]
 
 
 class CheckFailed(Exception):
@@ -59,14 +65,54 @@ class CheckResult:
         return f'<pre style="color:{colour};white-space:pre-wrap">{text}</pre>'
 
 
+@functools.cache
+def _library_dirs() -> tuple[Path, ...]:
+    """Where rnncourse, torch and numpy really are: their frames are not the learner's."""
+    import rnncourse
+
+    return tuple(Path(module.__file__).resolve().parent for module in (rnncourse, torch, np))
+
+
+def _is_library_file(filename: str) -> bool:
+    if filename.startswith("<"):  # "<string>", "<stdin>", "<ipython-input-...>"
+        return False
+    try:
+        path = Path(filename).resolve()
+    except (OSError, RuntimeError, ValueError):  # pragma: no cover - unresolvable name
+        return False
+    return any(path.is_relative_to(directory) for directory in _library_dirs())
+
+
 def _where_it_failed(exc: BaseException) -> str:
-    """The innermost frame that is not inside rnncourse/torch/numpy: the learner's line."""
+    """The innermost frame outside the rnncourse, torch and numpy packages: the learner's line.
+
+    Decided by where those packages are installed, not by folder names, so a learner whose
+    own folder is called ``rnncourse`` (or ``torch``) still gets their line.
+    """
     frames = traceback.extract_tb(exc.__traceback__)
     for frame in reversed(frames):
-        path = frame.filename.replace("\\", "/")
-        if not any(part in path for part in ("/rnncourse/", "/torch/", "/numpy/")):
+        if not _is_library_file(frame.filename):
             return f" (in {frame.name}, line {frame.lineno}: {frame.line})"
     return ""
+
+
+@contextmanager
+def _preserved_random_state() -> Iterator[None]:
+    """Restore Python's, NumPy's and torch's (CPU and CUDA) global random states on exit.
+
+    A check, or the learner's code it runs, may draw from or reseed the global generators;
+    afterwards the learner's notebook continues with the stream it had, whether the check
+    passed, failed or crashed.
+    """
+    python_state = random.getstate()
+    numpy_state = np.random.get_state()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    try:
+        with torch.random.fork_rng(devices=devices):
+            yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
 
 
 def self_check(name: str) -> Callable[[Callable[..., None]], Callable[..., CheckResult]]:
@@ -75,6 +121,10 @@ def self_check(name: str) -> Callable[[Callable[..., None]], Callable[..., Check
     def decorate(check: Callable[..., None]) -> Callable[..., CheckResult]:
         @functools.wraps(check)
         def run(*args: Any, **kwargs: Any) -> CheckResult:
+            with _preserved_random_state():
+                return _outcome(*args, **kwargs)
+
+        def _outcome(*args: Any, **kwargs: Any) -> CheckResult:
             try:
                 check(*args, **kwargs)
             except CheckFailed as failure:
@@ -90,6 +140,25 @@ def self_check(name: str) -> Callable[[Callable[..., None]], Callable[..., Check
         return run
 
     return decorate
+
+
+def init_parameters(module: torch.nn.Module, generator: torch.Generator,
+                    bound: float | None = None) -> torch.nn.Module:
+    """Redraw every parameter of ``module`` uniformly in ``[-bound, bound]`` from ``generator``.
+
+    ``bound`` defaults to PyTorch's choice for recurrent layers, ``1/sqrt(hidden_size)``. Checks
+    use this instead of ``torch.manual_seed``: their cases are reproducible and the learner's
+    global random stream is not touched. Returns ``module``.
+    """
+    if bound is None:
+        hidden_size = getattr(module, "hidden_size", None)
+        if not isinstance(hidden_size, int) or hidden_size < 1:
+            raise ValueError(f"{type(module).__name__} has no hidden_size: pass bound")
+        bound = hidden_size ** -0.5
+    with torch.no_grad():
+        for param in module.parameters():
+            param.uniform_(-bound, bound, generator=generator)
+    return module
 
 
 def expect(condition: bool, message: str) -> None:

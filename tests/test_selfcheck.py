@@ -1,7 +1,26 @@
+import importlib
+import importlib.util
+import inspect
+import pkgutil
+import random
+import re
+import textwrap
+
 import numpy as np
+import pytest
 import torch
 
-from rnncourse.selfcheck import CheckResult, expect, expect_close, expect_equal, self_check
+import rnncourse.exercises
+from rnncourse import runtime
+from rnncourse.selfcheck import (
+    CheckFailed,
+    CheckResult,
+    expect,
+    expect_close,
+    expect_equal,
+    init_parameters,
+    self_check,
+)
 
 
 @self_check("Exercise 0.1: double")
@@ -70,3 +89,205 @@ def test_html_repr_is_escaped_and_coloured():
     html = check_double(lambda v: "<b>").__repr__()
     assert "<b>" in html
     assert "&lt;b&gt;" in check_double(lambda v: "<b>")._repr_html_()
+
+
+# --------------------------------------------------------------------------- global random state
+
+def _global_state():
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    return torch.get_rng_state(), cuda, np.random.get_state(), random.getstate()
+
+
+def _assert_same_state(before, after):
+    torch_before, cuda_before, np_before, py_before = before
+    torch_after, cuda_after, np_after, py_after = after
+    assert torch.equal(torch_before, torch_after), "torch's global RNG state changed"
+    assert len(cuda_before) == len(cuda_after)
+    assert all(torch.equal(a, b) for a, b in zip(cuda_before, cuda_after)), "CUDA RNG changed"
+    assert np_before[0] == np_after[0] and np.array_equal(np_before[1], np_after[1])
+    assert np_before[2:] == np_after[2:], "NumPy's global RNG state changed"
+    assert py_before == py_after, "Python's random state changed"
+
+
+def _scramble_global_state():
+    """A state that is not a fresh seed, with NumPy's cached Gaussian half-used."""
+    torch.manual_seed(2024)
+    torch.rand(5)
+    np.random.seed(7)
+    np.random.randn(3)
+    random.seed(11)
+    random.random()
+
+
+def _chapter_modules():
+    names = sorted(info.name for info in pkgutil.iter_modules(rnncourse.exercises.__path__)
+                   if re.fullmatch(r"ch\d\d", info.name))
+    return [importlib.import_module(f"rnncourse.exercises.{name}") for name in names]
+
+
+def _public_checks(module):
+    return [(name, fn) for name, fn in inspect.getmembers(module, inspect.isfunction)
+            if name.startswith("check_") and fn.__module__ == module.__name__]
+
+
+CHAPTERS = _chapter_modules()
+CHECKS = [pytest.param(fn, id=f"{module.__name__.rsplit('.', 1)[1]}.{name}")
+          for module in CHAPTERS for name, fn in _public_checks(module)]
+
+
+def _stub(*args, **kwargs):
+    raise NotImplementedError
+
+
+def _draws_then_raises(*args, **kwargs):
+    torch.manual_seed(0)            # a learner's answer may reseed or draw: not our business,
+    torch.randn(3)                  # but the notebook must continue where it was
+    np.random.seed(0)
+    np.random.rand()
+    random.seed(0)
+    raise RuntimeError("boom")
+
+
+def _draws_then_returns_garbage(*args, **kwargs):
+    torch.rand(2)
+    np.random.rand()
+    random.random()
+    return None
+
+
+ANSWERS = {
+    "stub": _stub,
+    "returns-None": lambda *args, **kwargs: None,
+    "returns-0": lambda *args, **kwargs: 0,
+    "value-None": None,
+    "value-0": 0,
+    "draws-then-raises": _draws_then_raises,
+    "draws-then-garbage": _draws_then_returns_garbage,
+}
+
+
+def test_every_chapter_and_its_checks_are_discovered():
+    assert [m.__name__.rsplit(".", 1)[1] for m in CHAPTERS][:7] == [
+        f"ch{n:02d}" for n in range(1, 8)]
+    for module in CHAPTERS:
+        assert len(_public_checks(module)) >= 3, module.__name__
+
+
+def _n_required_positional(check):
+    return sum(1 for p in inspect.signature(check).parameters.values()
+               if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+               and p.default is p.empty) or 1
+
+
+@pytest.mark.parametrize("answer", ANSWERS.values(), ids=ANSWERS.keys())
+@pytest.mark.parametrize("check", CHECKS)
+def test_wrong_answers_fail_quietly_and_leave_the_global_random_state(check, answer):
+    _scramble_global_state()
+    before = _global_state()
+    result = check(*[answer] * _n_required_positional(check))   # must not raise
+    after = _global_state()
+    assert isinstance(result, CheckResult) and not result and result.message
+    _assert_same_state(before, after)
+
+
+def _bidirectional(x, fwd, bwd):
+    out_f, h_f = fwd(x)
+    out_b, h_b = bwd(x.flip(1))
+    return torch.cat([out_f, out_b.flip(1)], dim=-1), torch.cat([h_f, h_b], dim=0)
+
+
+def test_a_right_answer_leaves_the_same_state_as_a_stub():
+    from rnncourse.exercises import ch05, ch06, ch07
+
+    for check, right in ((ch05.check_coupled_step, ch05._coupled_step_reference),
+                         (ch06.check_minimal_gated_unit, ch06._mgu_reference),
+                         (ch07.check_bidirectional, _bidirectional)):  # builds nn.GRUs
+        _scramble_global_state()
+        before = _global_state()
+        assert check(right)
+        _assert_same_state(before, _global_state())
+        assert not check(_stub)
+        _assert_same_state(before, _global_state())
+
+
+@pytest.mark.parametrize("outcome", ["pass", "fail", "crash", "stub"])
+def test_decorator_restores_state_whatever_the_outcome(outcome):
+    @self_check("reseeds everything")
+    def check(fn):
+        torch.manual_seed(99)
+        np.random.seed(99)
+        random.seed(99)
+        torch.randn(4), np.random.rand(), random.random()
+        fn()
+
+    answers = {"pass": lambda: None, "fail": lambda: expect(False, "no"),
+               "crash": lambda: 1 / 0, "stub": _stub}
+    _scramble_global_state()
+    before = _global_state()
+    result = check(answers[outcome])
+    assert bool(result) is (outcome == "pass")
+    _assert_same_state(before, _global_state())
+    assert torch.equal(torch.rand(3), (_scramble_global_state(), torch.rand(3))[1])
+
+
+def test_init_parameters_uses_only_the_generator():
+    a, b = torch.nn.GRU(3, 4), torch.nn.GRU(3, 4)   # different default initialisations
+    _scramble_global_state()
+    before = _global_state()
+    init_parameters(a, torch.Generator().manual_seed(1))
+    _assert_same_state(before, _global_state())      # the fill drew from the generator only
+    init_parameters(b, torch.Generator().manual_seed(1))
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert all(0 < p.abs().max() <= 0.5 for p in a.parameters())   # 1/sqrt(hidden_size)
+    with pytest.raises(ValueError, match="hidden_size"):
+        init_parameters(torch.nn.Linear(2, 2), torch.Generator())
+    small = init_parameters(torch.nn.Linear(2, 2), torch.Generator(), bound=0.1)
+    assert all(p.abs().max() <= 0.1 for p in small.parameters())
+
+
+# ----------------------------------------------------------------------------- exports
+
+@pytest.mark.parametrize("module", CHAPTERS, ids=lambda m: m.__name__.rsplit(".", 1)[1])
+def test_chapters_export_only_their_checks(module):
+    exported = list(module.__all__)
+    assert exported and all(name.startswith("check_") for name in exported), exported
+    assert sorted(exported) == sorted(name for name, _ in _public_checks(module))
+    public_functions = [name for name, fn in inspect.getmembers(module, inspect.isfunction)
+                        if fn.__module__ == module.__name__ and not name.startswith("_")]
+    assert all(name.startswith("check_") for name in public_functions), public_functions
+
+
+# ------------------------------------------------------------------- where the learner failed
+
+def test_learner_file_under_a_folder_named_rnncourse_is_named(tmp_path):
+    folder = tmp_path / "rnncourse" / "notebooks"
+    folder.mkdir(parents=True)
+    (folder / "learner.py").write_text(textwrap.dedent("""\
+        def answer(v):
+            scale = 0
+            return v / scale
+        """))
+    spec = importlib.util.spec_from_file_location("learner_under_rnncourse",
+                                                  folder / "learner.py")
+    learner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(learner)
+    result = check_double(learner.answer)
+    assert not result and "ZeroDivisionError" in result.message
+    assert "(in answer, line 3: return v / scale)" in result.message
+
+
+def test_frames_inside_the_package_are_skipped_for_the_learners_line():
+    def answer(v):
+        return runtime.get_device("tpu")  # raises inside rnncourse/runtime.py
+
+    result = check_double(answer)
+    assert "ValueError" in result.message
+    assert 'line' in result.message and 'runtime.get_device("tpu")' in result.message
+
+
+def test_check_failed_is_not_reported_as_a_crash():
+    @self_check("direct")
+    def check(fn):
+        raise CheckFailed("plain message")
+
+    assert check(None).message == "plain message"

@@ -15,7 +15,9 @@ import torch
 
 from ..selfcheck import expect, expect_close, self_check
 
-__all__ = ["PATTERN_TASKS", "check_patterns", "H2_PROBLEM", "check_h2", "check_readout"]
+# Only the checks are exported. PATTERN_TASKS and H2_PROBLEM stay public attributes: they are
+# the statements of exercises 1.1 and 1.2 (``ch01.PATTERN_TASKS``), not answers.
+__all__ = ["check_patterns", "check_h2", "check_readout"]
 
 # ---------------------------------------------------------------------------------------------
 # Exercise 1.1 (★): which pattern?

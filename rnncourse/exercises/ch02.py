@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..forward import rnn_cell_numpy, rnn_weights_from_torch
-from ..selfcheck import expect, expect_close, expect_equal, self_check
+from ..selfcheck import expect, expect_close, expect_equal, init_parameters, self_check
 
 __all__ = ["check_param_count", "check_rnn_step", "check_softmax_cross_entropy",
            "check_rnn_forward"]
@@ -88,10 +88,9 @@ def check_rnn_step(rnn_step: Callable[..., Any]) -> None:
         elif np.allclose(g, x_t @ w_ih.T + h_prev @ w_hh.T + b_ih + b_hh):
             hint = "apply tanh to the pre-activation"
     expect_close(got, want, what="h_t", atol=1e-10, rtol=1e-8, hint=hint)
-    # Also one sample of PyTorch's own cell, in float32.
-    with torch.random.fork_rng():  # leave the learner's random stream untouched
-        torch.manual_seed(2)
-        cell = torch.nn.RNNCell(input_size, hidden_size)
+    # Also one sample of PyTorch's own cell, in float32 (weights from a local generator).
+    cell = init_parameters(torch.nn.RNNCell(input_size, hidden_size),
+                           torch.Generator().manual_seed(2))
     w = [p.detach().numpy() for p in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
     x32, h32 = x_t.astype(np.float32), h_prev.astype(np.float32)
     want_torch = cell(torch.from_numpy(x32), torch.from_numpy(h32)).detach().numpy()
@@ -133,12 +132,11 @@ def check_softmax_cross_entropy(softmax_fn: Callable[..., Any],
 def check_rnn_forward(rnn_forward: Callable[..., Any]) -> None:
     """``rnn_forward(x, weights, h0) -> (output, h_n)`` with ``x`` of shape (N, L, H_in)."""
     batch, seq_len, input_size, hidden_size, num_layers = 2, 7, 4, 6, 3
-    with torch.random.fork_rng():  # leave the learner's random stream untouched
-        torch.manual_seed(4)
-        rnn = torch.nn.RNN(input_size, hidden_size, num_layers, batch_first=True,
-                           dtype=torch.float64)
-        x = torch.randn(batch, seq_len, input_size, dtype=torch.float64)
-        h0 = torch.randn(num_layers, batch, hidden_size, dtype=torch.float64) * 0.5
+    gen = torch.Generator().manual_seed(4)  # a local stream: the global one is not touched
+    rnn = init_parameters(torch.nn.RNN(input_size, hidden_size, num_layers, batch_first=True,
+                                       dtype=torch.float64), gen)
+    x = torch.randn(batch, seq_len, input_size, generator=gen, dtype=torch.float64)
+    h0 = torch.randn(num_layers, batch, hidden_size, generator=gen, dtype=torch.float64) * 0.5
     with torch.no_grad():
         want_out, want_hn = rnn(x, h0)
     weights = rnn_weights_from_torch(rnn)

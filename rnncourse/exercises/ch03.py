@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .. import bptt
-from ..selfcheck import CheckFailed, expect, expect_close, self_check
+from ..selfcheck import CheckFailed, expect, expect_close, init_parameters, self_check
 
 __all__ = ["check_detach_state", "check_step_backward", "check_tbptt_grads"]
 
@@ -33,9 +33,9 @@ def _expect_detached(got: Any, want: torch.Tensor, what: str) -> None:
 @self_check("Exercise 3.1 (★): detach the state between chunks")
 def check_detach_state(detach_state: Callable[[Any], Any]) -> None:
     """``detach_state(state)`` must handle a tensor, an ``(h, c)`` tuple, and ``None``."""
-    torch.manual_seed(0)
-    rnn, lstm = nn.RNN(2, 3), nn.LSTM(2, 3)
-    x = torch.randn(4, 1, 2)
+    gen = torch.Generator().manual_seed(0)  # a local stream: the global one is not touched
+    rnn, lstm = init_parameters(nn.RNN(2, 3), gen), init_parameters(nn.LSTM(2, 3), gen)
+    x = torch.randn(4, 1, 2, generator=gen)
     _, h = rnn(x)
     _expect_detached(detach_state(h), h, "detach_state(h) for an nn.RNN state")
     _, (h, c) = lstm(x)

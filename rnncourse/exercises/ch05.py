@@ -10,16 +10,16 @@ from torch import nn
 from ..selfcheck import CheckFailed, expect, expect_close, expect_equal, self_check
 
 __all__ = ["check_lstm_param_count", "check_lstm_step", "check_cell_gradient",
-           "check_coupled_step", "coupled_step_reference"]
+           "check_coupled_step"]
 
-StepFn = Callable[..., tuple[torch.Tensor, torch.Tensor]]
+_StepFn = Callable[..., tuple[torch.Tensor, torch.Tensor]]
 
 
 @self_check("Exercise 5.1: LSTM parameter count")
 def check_lstm_param_count(count_params: Callable[[int, int], int]) -> None:
     """``count_params(input_size, hidden_size)`` must equal the size of ``nn.LSTM(I, H)``."""
     for i, h in ((1, 1), (3, 5), (10, 64), (64, 7)):
-        want = sum(p.numel() for p in nn.LSTM(i, h).parameters())
+        want = sum(p.numel() for p in nn.LSTM(i, h, device="meta").parameters())  # no RNG
         got = count_params(i, h)
         hint = ""
         if isinstance(got, int) and got == want - 4 * h:
@@ -43,7 +43,7 @@ def _random_step_inputs(seed: int, n: int = 3, i: int = 4, h: int = 5, blocks: i
     return r(n, i), r(n, h), r(n, h), r(width, i), r(width, h), r(width), r(width)
 
 
-def _call_step(step: StepFn, args: tuple[torch.Tensor, ...], name: str
+def _call_step(step: _StepFn, args: tuple[torch.Tensor, ...], name: str
                ) -> tuple[torch.Tensor, torch.Tensor]:
     out = step(*(a.clone() for a in args))
     expect(isinstance(out, (tuple, list)) and len(out) == 2,
@@ -52,7 +52,7 @@ def _call_step(step: StepFn, args: tuple[torch.Tensor, ...], name: str
 
 
 @self_check("Exercise 5.2: one LSTM step")
-def check_lstm_step(lstm_step: StepFn) -> None:
+def check_lstm_step(lstm_step: _StepFn) -> None:
     """``lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh) -> (h', c')`` must equal ``nn.LSTMCell``."""
     for seed in range(3):
         args = _random_step_inputs(seed)
@@ -81,7 +81,7 @@ def check_cell_gradient(cell_path_gradient: Callable[[torch.Tensor], torch.Tenso
     for steps in (1, 4, 30):
         f = torch.rand(steps, 6, generator=g, dtype=torch.float64) * 0.5 + 0.5
         u = torch.randn(steps, 6, generator=g, dtype=torch.float64)
-        c0 = torch.randn(6, dtype=torch.float64, requires_grad=True)
+        c0 = torch.randn(6, generator=g, dtype=torch.float64, requires_grad=True)
         c = c0
         for t in range(steps):
             c = f[t] * c + u[t]
@@ -91,9 +91,9 @@ def check_cell_gradient(cell_path_gradient: Callable[[torch.Tensor], torch.Tenso
                      hint="the chain rule multiplies the step derivatives: a product over time")
 
 
-def coupled_step_reference(x: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
-                           w_ih: torch.Tensor, w_hh: torch.Tensor, b_ih: torch.Tensor,
-                           b_hh: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _coupled_step_reference(x: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
+                            w_ih: torch.Tensor, w_hh: torch.Tensor, b_ih: torch.Tensor,
+                            b_hh: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Coupled input–forget gate (CIFG) step, blocks ``i, g, o``: ``c' = (1-i)·c + i·g``."""
     zi, zg, zo = (x @ w_ih.T + b_ih + h @ w_hh.T + b_hh).chunk(3, dim=-1)
     i = torch.sigmoid(zi)
@@ -102,11 +102,11 @@ def coupled_step_reference(x: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
 
 
 @self_check("Exercise 5.4: coupled input-forget gate (CIFG)")
-def check_coupled_step(coupled_step: StepFn) -> None:
+def check_coupled_step(coupled_step: _StepFn) -> None:
     """``coupled_step(x, h, c, w_ih, w_hh, b_ih, b_hh)``; ``(3H, ·)`` weights, blocks i, g, o."""
     for seed in range(3):
         args = _random_step_inputs(seed, blocks=3)
-        want_h, want_c = coupled_step_reference(*args)
+        want_h, want_c = _coupled_step_reference(*args)
         got_h, got_c = _call_step(coupled_step, args, "coupled_step")
         try:
             expect_close(got_c, want_c, what="c_new", atol=1e-10, rtol=1e-8)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..selfcheck import expect, expect_close, expect_equal, self_check
+from ..selfcheck import expect, expect_close, expect_equal, init_parameters, self_check
 
 __all__ = ["check_hn_shape", "check_last_layer_states", "check_bidirectional"]
 
@@ -38,8 +38,8 @@ def check_last_layer_states(last_layer_states: Callable[[torch.Tensor, int], tor
     ``(batch, 2H)``: the last layer's forward final state, then its backward final state."""
     gen = torch.Generator().manual_seed(7)
     for layers in (1, 3):
-        torch.manual_seed(layers)
-        gru = nn.GRU(4, 5, num_layers=layers, bidirectional=True, batch_first=True)
+        gru = init_parameters(nn.GRU(4, 5, num_layers=layers, bidirectional=True,
+                                     batch_first=True), gen)
         x = torch.randn(2, 6, 4, generator=gen)
         with torch.no_grad():
             output, h_n = gru(x)
@@ -59,8 +59,8 @@ def check_bidirectional(bidirectional: Callable[[torch.Tensor, nn.GRU, nn.GRU],
     """``bidirectional(x, fwd, bwd)`` with ``x`` ``(batch, seq_len, input_size)`` and two
     one-layer batch-first GRUs must equal ``nn.GRU(..., bidirectional=True)`` carrying the
     same weights: ``output`` ``(batch, seq_len, 2H)`` and ``h_n`` ``(2, batch, H)``."""
-    torch.manual_seed(3)
-    ref = nn.GRU(3, 4, bidirectional=True, batch_first=True)
+    ref = init_parameters(nn.GRU(3, 4, bidirectional=True, batch_first=True),
+                          torch.Generator().manual_seed(3))  # not the learner's global stream
     fwd = nn.GRU(3, 4, batch_first=True)
     bwd = nn.GRU(3, 4, batch_first=True)
     with torch.no_grad():
