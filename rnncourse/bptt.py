@@ -28,6 +28,7 @@ own modules and autograd, as the reference the NumPy code is checked against.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, Union
 
@@ -35,7 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .validation import ShapeError, check_array, check_positive_int
+from .validation import ShapeError, check_array, check_positive_int, checked_by
 
 __all__ = [
     "PARAM_NAMES", "Params", "Cache", "init_params", "params_from_torch", "rnn_forward",
@@ -214,6 +215,17 @@ def rnn_step_backward(delta: np.ndarray, h: np.ndarray, h_prev: np.ndarray, x: n
     return r.T @ x, r.T @ h_prev, r.sum(axis=0), r @ W_hh
 
 
+def _check_backward(params: Params, cache: Cache, dy: np.ndarray,
+                    dh_last: np.ndarray | None = None, batch_first: bool = False,
+                    recurrent: bool = True) -> None:
+    steps, batch = cache["x"].shape[:2]
+    dims = ("batch", "seq_len", "output_size") if batch_first else ("seq_len", "batch",
+                                                                   "output_size")
+    check_array(dy, "dy", dims, {"seq_len": steps, "batch": batch,
+                                 "output_size": params["W_ho"].shape[0]})
+
+
+@checked_by(_check_backward)
 def rnn_backward(params: Params, cache: Cache, dy: np.ndarray, dh_last: np.ndarray | None = None,
                  batch_first: bool = False, recurrent: bool = True) -> Params:
     r"""BPTT: the gradients of ``L`` from ``dL/dy_t`` for every step.
@@ -233,18 +245,13 @@ def rnn_backward(params: Params, cache: Cache, dy: np.ndarray, dh_last: np.ndarr
         ``{"W_xh", "W_hh", "b_h", "W_ho", "b_o", "h0"}``, each the shape of its parameter
         (``h0``: ``(batch, hidden)``).
     """
-    x, h = cache["x"], cache["h"]
-    steps, batch = x.shape[:2]
-    dims = ("batch", "seq_len", "output_size") if batch_first else ("seq_len", "batch",
-                                                                   "output_size")
-    check_array(dy, "dy", dims, {"seq_len": steps, "batch": batch,
-                                 "output_size": params["W_ho"].shape[0]})
+    x, h = cache["x"], cache["h"]                 # x: (T, N, I); h: (T + 1, N, H), h[0] = h_0
     dy = np.swapaxes(dy, 0, 1) if batch_first else dy
     grads = {name: np.zeros_like(params[name]) for name in PARAM_NAMES}
     grads["W_ho"] = np.einsum("tbo,tbh->oh", dy, h[1:])
     grads["b_o"] = dy.sum(axis=(0, 1))
     from_future = np.zeros_like(h[0]) if dh_last is None else dh_last
-    for t in reversed(range(steps)):          # t indexes x[t], h[t + 1] = h_{t+1} in the maths
+    for t in reversed(range(len(x))):         # t indexes x[t], h[t + 1] = h_{t+1} in the maths
         delta = dy[t] @ params["W_ho"] + from_future
         dW_xh, dW_hh, db_h, dh_prev = rnn_step_backward(delta, h[t + 1], h[t], x[t],
                                                         params["W_hh"])
@@ -355,7 +362,7 @@ def torch_loss_and_grads(params: Params, x: np.ndarray, target: np.ndarray,
     grads = {"W_xh": rnn.weight_ih_l0.grad, "W_hh": rnn.weight_hh_l0.grad,
              "b_h": rnn.bias_ih_l0.grad, "W_ho": linear.weight.grad, "b_o": linear.bias.grad,
              "h0": h0t.grad[0]}
-    return value.item(), {n: g.detach().numpy().copy() for n, g in grads.items()}  # type: ignore[union-attr]
+    return value.item(), {n: g.detach().numpy().copy() for n, g in grads.items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -481,7 +488,7 @@ def plot_unrolled_graph(ax: Any, steps: int = 4, chunk: int | None = None,
         chunk: truncation length, or ``None`` for full BPTT.
         show_backward: draw the backward flow.
     """
-    from .plotting import PALETTE
+    from .plotting import PALETTE, arrow, finish_diagram
 
     steps = check_positive_int(steps, "steps")
     if steps > 12:
@@ -492,29 +499,26 @@ def plot_unrolled_graph(ax: Any, steps: int = 4, chunk: int | None = None,
     rows = {"x": 0.0, "h": 1.0, "y": 2.0, "l": 3.0}
     labels = {"x": "$x_{%d}$", "h": "$h_{%d}$", "y": "$y_{%d}$", "l": r"$\ell_{%d}$"}
     node = dict(boxstyle="circle,pad=0.3", fc="white", ec=fwd, lw=1.2)
-
-    def arrow(start: tuple[float, float], end: tuple[float, float], colour: str,
-              style: str = "-", rad: float = 0.0, shrink: float = 13) -> None:
-        ax.annotate("", xy=end, xytext=start,
-                    arrowprops=dict(arrowstyle="-|>", color=colour, lw=1.3, linestyle=style,
-                                    shrinkA=shrink, shrinkB=shrink,
-                                    connectionstyle=f"arc3,rad={rad}"))
+    # plotting.arrow in this figure's style; shrink (points) stops short of the circles
+    edge = functools.partial(arrow, ax, linewidth=1.3, head_size=10, zorder=3)
 
     ax.text(0, rows["h"], "$h_0$", ha="center", va="center", bbox=node, fontsize=10)
     for t in range(1, steps + 1):
         for key, y in rows.items():
             ax.text(t, y, labels[key] % t, ha="center", va="center", bbox=node, fontsize=10)
-        arrow((t, rows["x"]), (t, rows["h"]), fwd)
-        arrow((t, rows["h"]), (t, rows["y"]), fwd)
-        arrow((t, rows["y"]), (t, rows["l"]), fwd)
-        arrow((t - 1, rows["h"]), (t, rows["h"]), fwd)
+        edge((t, rows["x"]), (t, rows["h"]), fwd, shrink=13)
+        edge((t, rows["h"]), (t, rows["y"]), fwd, shrink=13)
+        edge((t, rows["y"]), (t, rows["l"]), fwd, shrink=13)
+        edge((t - 1, rows["h"]), (t, rows["h"]), fwd, shrink=13)
         ax.text(t - 0.5, rows["h"] + 0.1, "$W_{hh}$", ha="center", va="bottom", fontsize=8)
         if not show_backward:
             continue
-        arrow((t + 0.2, rows["l"] - 0.1), (t + 0.2, rows["h"] + 0.1), bwd, "--", shrink=6)
+        edge((t + 0.2, rows["l"] - 0.1), (t + 0.2, rows["h"] + 0.1), bwd, linestyle="--",
+             shrink=6)
         crosses = chunk is not None and (t - 1) % chunk == 0
         colour = cut if crosses else bwd
-        arrow((t, rows["h"] - 0.05), (t - 1, rows["h"] - 0.05), colour, "--", rad=-0.5)
+        edge((t, rows["h"] - 0.05), (t - 1, rows["h"] - 0.05), colour, linestyle="--",
+             rad=-0.5, shrink=13)
         if crosses and t > 1:
             ax.text(t - 0.5, rows["h"] - 0.3, "x", color=cut, ha="center", va="center",
                     fontsize=14, fontweight="bold")
@@ -531,6 +535,4 @@ def plot_unrolled_graph(ax: Any, steps: int = 4, chunk: int | None = None,
         handles.append(Line2D([], [], color=cut, ls="--", marker="", label="cut by detach()"))
     ax.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=8,
               bbox_to_anchor=(0.5, 0.02))
-    ax.set_xlim(-0.6, steps + 0.6)
-    ax.set_ylim(-0.6, 3.5)
-    ax.axis("off")
+    finish_diagram(ax, (-0.6, steps + 0.6), (-0.6, 3.5), equal=False)

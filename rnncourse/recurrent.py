@@ -48,7 +48,7 @@ Tensor = torch.Tensor
 State = tuple[Tensor, ...]
 
 
-def _check_cell_output(step: Any, names: Sequence[str]) -> State:
+def _state_of(step: Any, names: Sequence[str]) -> State:
     """The state inside a cell's return value: the tensor itself, or the named fields."""
     if isinstance(step, Tensor):
         return (step,)
@@ -222,12 +222,12 @@ class RNNBase(_Parameters):
                       reverse: bool = False, record: dict | None = None
                       ) -> tuple[Tensor, State]:
         """One layer in one direction: the recurrence, step by step over ``inputs`` (L, N, ·)."""
-        xs = inputs.unbind(0)                 # L tensors (N, H_in); not inputs[t] (see below)
+        xs = inputs.unbind(0)  # L tensors (N, H_in); inputs[t] would make backward quadratic
         steps = range(len(xs) - 1, -1, -1) if reverse else range(len(xs))
         outputs: list[Tensor] = [inputs] * len(xs)  # placeholders, each replaced by h_t
         for t in steps:
             step = self.cell(xs[t], *state, *weights)  # h_t (and c_t, gates) from x_t, h_{t-1}
-            state = _check_cell_output(step, self.state_names)
+            state = _state_of(step, self.state_names)  # (h_t,) or (h_t, c_t)
             outputs[t] = state[0]             # h_t: (N, H)
             if record is not None:
                 record[t] = step
@@ -369,7 +369,7 @@ class RNNCellBase(_Parameters):
     def forward(self, input: Tensor, hx: Tensor | State | None = None) -> Tensor | State:
         """The new state, ``h'`` or ``(h', c')``, shaped like ``hx``."""
         x, state, batched = self._checked(input, hx)
-        new = _check_cell_output(self.cell(x, *state, *self.weights()), self.state_names)
+        new = _state_of(self.cell(x, *state, *self.weights()), self.state_names)
         return self._pack(new if batched else tuple(s.squeeze(0) for s in new))
 
 
