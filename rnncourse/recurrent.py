@@ -30,6 +30,8 @@ outputs, states and every gradient, with one tolerance rule) and :class:`Sequenc
 from __future__ import annotations
 
 import math
+import os
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,6 +48,25 @@ __all__ = ["RNNBase", "RNNCellBase", "num_params", "compare", "Comparison", "tol
 
 Tensor = torch.Tensor
 State = tuple[Tensor, ...]
+
+
+def _merge_options(config: dict[str, Any], options: dict[str, Any], module: nn.Module
+                   ) -> dict[str, Any]:
+    """The torch module's configuration plus the layer's own options; a clash is an error."""
+    for name, value in options.items():
+        if name in config and config[name] != value:
+            raise ValueError(f"{name}={value!r} contradicts the torch module, which has "
+                             f"{name}={config[name]!r}: {module}")
+    return {**config, **options}
+
+
+def _caller_stacklevel() -> int:
+    """``stacklevel`` for a warning that names the first frame outside this package."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(here):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _state_of(step: Any, names: Sequence[str]) -> State:
@@ -139,7 +160,8 @@ class RNNBase(_Parameters):
         if self.dropout > 0 and num_layers == 1:
             warnings.warn("dropout option adds dropout after all but last recurrent layer, so "
                           "non-zero dropout expects num_layers greater than 1, but got "
-                          f"dropout={dropout} and num_layers={num_layers}", stacklevel=2)
+                          f"dropout={dropout} and num_layers={num_layers}",
+                          stacklevel=_caller_stacklevel())
         factory = {"device": device, "dtype": dtype}
         for k in range(num_layers):
             layer_in = input_size if k == 0 else self.num_directions * hidden_size
@@ -204,14 +226,14 @@ class RNNBase(_Parameters):
         if getattr(module, "proj_size", 0):
             raise ValueError("LSTMs with projections (proj_size > 0) are not supported")
         ref = module.weight_ih_l0
+        config = _merge_options(cls._config_from_torch(module), options, module)
         with warnings.catch_warnings():  # torch already warned about dropout with one layer
             warnings.simplefilter("ignore", UserWarning)
-            layer = cls(**cls._config_from_torch(module), **options, device=ref.device,
-                        dtype=ref.dtype)
+            layer = cls(**config, device=ref.device, dtype=ref.dtype)
         result = layer.load_state_dict(module.state_dict(), strict=False)
         if result.unexpected_keys:  # cannot happen with the same configuration
             raise ValueError(f"unexpected parameters {result.unexpected_keys}")
-        return layer
+        return layer.train(module.training)
 
     # --- the computation (what the chapters print) --------------------------------------------
 
@@ -343,9 +365,9 @@ class RNNCellBase(_Parameters):
         ref = module.weight_ih
         config = {"input_size": module.input_size, "hidden_size": module.hidden_size,
                   "bias": module.bias, **cls._config_from_torch(module)}
-        cell = cls(**config, **options, device=ref.device, dtype=ref.dtype)
+        cell = cls(**_merge_options(config, options, module), device=ref.device, dtype=ref.dtype)
         cell.load_state_dict(module.state_dict(), strict=False)
-        return cell
+        return cell.train(module.training)
 
     @classmethod
     def _config_from_torch(cls, module: nn.Module) -> dict[str, Any]:
@@ -446,6 +468,12 @@ def compare(mine: nn.Module, ref: nn.Module, input: Tensor, hx: Any = None,
     if [n for n, _ in mine.named_parameters() if n in set(names)] != names:
         raise ValueError("the two modules do not have the same parameter names: "
                          f"{[n for n, _ in mine.named_parameters()]} vs {names}")
+    mine_shapes = dict((n, p.shape) for n, p in mine.named_parameters())
+    wrong = [n for n, p in ref.named_parameters() if mine_shapes[n] != p.shape]
+    if wrong:
+        raise ValueError(f"the two modules' parameters differ in shape: {wrong[0]} is "
+                         f"{tuple(mine_shapes[wrong[0]])} in the first, "
+                         f"{tuple(dict(ref.named_parameters())[wrong[0]].shape)} in the reference")
     states = () if hx is None else ((hx,) if isinstance(hx, Tensor) else tuple(hx))
 
     def run(module: nn.Module) -> dict[str, list[Tensor]]:
@@ -482,6 +510,8 @@ def make_rnn(kind: str, input_size: int, hidden_size: int, **options: Any) -> nn
     if kind not in _TORCH_LAYERS:
         raise ValueError(f"kind must be one of {sorted(_TORCH_LAYERS)} or an nn.Module, "
                          f"got {kind!r}")
+    if options.pop("batch_first", True) is not True:
+        raise ValueError("the layer is batch-first: it reads (batch, seq_len, features)")
     return _TORCH_LAYERS[kind](input_size, hidden_size, batch_first=True, **options)
 
 

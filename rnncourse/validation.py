@@ -159,7 +159,8 @@ def check_rnn_call(input: Any, hx: Any, *, input_size: int, hidden_size: int,
             check_array(state, name if batched else f"{name} (unbatched input)", dims, sizes)
         except ShapeError as err:
             note = (" (the state is never batch-first, even when the input is)"
-                    if batch_first and batched else "")
+                    if batch_first and batched and tuple(state.shape[:2]) != (num_states, batch)
+                    else "")
             raise ShapeError(f"{err}{note}") from None
         _check_like(state, name, param)
     if not batched:
@@ -191,8 +192,10 @@ def check_cell_call(input: Any, hx: Any, *, input_size: int, hidden_size: int,
     elif isinstance(hx, (tuple, list)) and len(hx) == len(state_names):
         states = tuple(hx)
     else:
+        got = (f"a {type(hx).__name__} of length {len(hx)}" if isinstance(hx, (tuple, list))
+               else type(hx).__name__)
         raise TypeError(f"the state must be a tuple ({', '.join(state_names)}) of "
-                        f"{len(state_names)} tensors, got {type(hx).__name__}")
+                        f"{len(state_names)} tensors, got {got}")
     sdims = ("batch", "hidden_size") if batched else ("hidden_size",)
     sizes = {"hidden_size": hidden_size, **({"batch": input.shape[0]} if batched else {})}
     for name, state in zip(state_names, states):

@@ -32,6 +32,24 @@ class LayerSpec:
         extra = ",".join(f"{k}={v}" for k, v in self.options.items())
         return self.cls.__name__ + (f"[{extra}]" if extra else "")
 
+    @property
+    def own_options(self) -> dict[str, Any]:
+        """The options that are the package's own (``from_torch`` reads the others, e.g.
+        ``nonlinearity``, from the torch module, and refuses them a second time)."""
+        return {k: v for k, v in self.options.items() if k not in TORCH_OPTIONS}
+
+    def from_torch(self, module: nn.Module) -> nn.Module:
+        """The package layer of this spec with ``module``'s configuration and weights."""
+        return self.cls.from_torch(module, **self.own_options)
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return self.cls.state_names
+
+
+#: Options of a spec that belong to the torch module too (passed to it by :func:`torch_module`).
+TORCH_OPTIONS = ("nonlinearity",)
+
 
 #: Every layer that must equal a torch module exactly (LayerNormLSTM with normalisation off).
 LAYERS = [LayerSpec(ScratchRNN, nn.RNN), LayerSpec(ScratchRNN, nn.RNN, {"nonlinearity": "relu"}),
@@ -43,8 +61,7 @@ CELLS = [LayerSpec(LSTMCell, nn.LSTMCell), LayerSpec(GRUCell, nn.GRUCell),
 
 def torch_module(spec: LayerSpec, **config: Any) -> nn.Module:
     """The torch module of ``spec`` (the RNN's nonlinearity passed on)."""
-    extra = {"nonlinearity": spec.options["nonlinearity"]} if "nonlinearity" in spec.options \
-        else {}
+    extra = {k: v for k, v in spec.options.items() if k in TORCH_OPTIONS}
     return spec.torch_cls(**config, **extra)
 
 
@@ -80,6 +97,25 @@ def random_call(module: nn.Module, seed: int, dtype: torch.dtype, state_names: t
 def assert_matches(mine: nn.Module, ref: nn.Module, x: torch.Tensor, hx: Any = None) -> None:
     """Outputs, states and every gradient equal, with the package's one tolerance rule."""
     result = recurrent.compare(mine, ref, x, hx)
+    assert result, f"{type(mine).__name__} vs {type(ref).__name__}: {result}"
+
+
+class AsLayer(nn.Module):
+    """A cell seen as a one-step layer, ``(x, hx) -> (h', state')``, for :func:`recurrent.compare`
+    (parameter names get the prefix ``cell.`` on both sides)."""
+
+    def __init__(self, cell: nn.Module) -> None:
+        super().__init__()
+        self.cell = cell
+
+    def forward(self, x: torch.Tensor, hx: Any = None) -> tuple[torch.Tensor, Any]:
+        state = self.cell(x, hx)
+        return (state if isinstance(state, torch.Tensor) else state[0]), state
+
+
+def assert_cell_matches(mine: nn.Module, ref: nn.Module, x: torch.Tensor, hx: Any = None) -> None:
+    """New states and every gradient (input, state, parameters) of two cells equal."""
+    result = recurrent.compare(AsLayer(mine), AsLayer(ref), x, hx)
     assert result, f"{type(mine).__name__} vs {type(ref).__name__}: {result}"
 
 

@@ -1,8 +1,14 @@
-"""Tests of rnncourse.deep (chapter 7) and its exercise self-checks."""
+"""Tests of rnncourse.deep (chapter 7) and its exercise self-checks.
+
+``LayerNormLSTM`` and ``LayerNormLSTMCell`` with ``layer_norm=False`` are tested with every other
+layer in ``test_recurrent.py`` (equal to ``torch.nn.LSTM``/``LSTMCell``, parameters, init,
+repr, dropout, bad inputs); here are the layer normalisation itself, the layout of ``h_n``, the
+chapter's tasks and its evaluation helpers.
+"""
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Callable
 
 import matplotlib
 import pytest
@@ -12,49 +18,31 @@ from torch.nn import functional as F
 
 from rnncourse import deep
 from rnncourse.exercises import ch07
+from rnncourse.recurrent import SequenceModel
 from rnncourse.validation import ShapeError
 
 matplotlib.use("Agg")
 
-
-def _cell_pair(dtype: torch.dtype, bias: bool = True
-               ) -> tuple[deep.LayerNormLSTMCell, nn.LSTMCell]:
-    torch.manual_seed(0)
-    ref = nn.LSTMCell(3, 5, bias=bias).to(dtype)
-    cell = deep.LayerNormLSTMCell(3, 5, bias=bias, layer_norm=False).to(dtype)
-    cell.load_state_dict(ref.state_dict())
-    return cell, ref
-
-
-@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-6), (torch.float64, 1e-12)])
-@pytest.mark.parametrize("bias", [True, False])
-def test_cell_without_layer_norm_is_torch_lstm_cell(dtype: torch.dtype, tol: float,
-                                                    bias: bool) -> None:
-    cell, ref = _cell_pair(dtype, bias)
-    x = torch.randn(4, 3, dtype=dtype)
-    state = (torch.randn(4, 5, dtype=dtype), torch.randn(4, 5, dtype=dtype))
-    h, c = cell(x, state)
-    h_ref, c_ref = ref(x, state)
-    assert (h - h_ref).abs().max() <= tol and (c - c_ref).abs().max() <= tol
-    # zero state by default, and unbatched input
-    assert torch.allclose(cell(x)[0], ref(x)[0], atol=tol, rtol=0)
-    assert torch.allclose(cell(x[0])[0], ref(x[0])[0], atol=tol, rtol=0)
-    assert cell(x[0], (state[0][0], state[1][0]))[1].shape == (5,)
+F64 = torch.float64
+LN_SHAPES = {"ln_ih_gain": 4, "ln_ih_bias": 4, "ln_hh_gain": 4, "ln_hh_bias": 4, "ln_c_gain": 1,
+             "ln_c_bias": 1}  # in units of hidden_size
 
 
 def test_layer_norm_function_matches_torch() -> None:
-    z = torch.randn(6, 12, dtype=torch.float64) * 3 + 2
-    g, b = torch.randn(12, dtype=torch.float64), torch.randn(12, dtype=torch.float64)
+    z = torch.randn(6, 12, dtype=F64) * 3 + 2
+    g, b = torch.randn(12, dtype=F64), torch.randn(12, dtype=F64)
     assert torch.allclose(deep.layer_norm(z, g, b), F.layer_norm(z, (12,), g, b, 1e-5),
                           atol=1e-12)
-    with pytest.raises(TypeError, match="torch.Tensor"):
-        deep.layer_norm([1.0, 2.0])  # type: ignore[arg-type]
+    assert torch.allclose(deep.layer_norm(z, eps=1e-3), F.layer_norm(z, (12,), eps=1e-3),
+                          atol=1e-12)
+    with pytest.raises(TypeError, match="z must be a torch.Tensor, got list"):
+        deep.layer_norm([1.0, 2.0])
 
 
 def test_normalised_preactivations_have_mean_zero_unit_variance() -> None:
     torch.manual_seed(1)
     cell = deep.LayerNormLSTMCell(3, 8).double()
-    x, h = torch.randn(5, 3, dtype=torch.float64) * 10, torch.randn(5, 8, dtype=torch.float64)
+    x, h = torch.randn(5, 3, dtype=F64) * 10, torch.randn(5, 8, dtype=F64)
     for a in cell.preactivations(x, h):
         assert a.shape == (5, 32)
         assert a.mean(-1).abs().max() < 1e-12
@@ -64,10 +52,12 @@ def test_normalised_preactivations_have_mean_zero_unit_variance() -> None:
 def test_layer_norm_cell_is_invariant_to_input_scale() -> None:
     torch.manual_seed(2)
     cell = deep.LayerNormLSTMCell(3, 4).double()
-    x = torch.randn(2, 3, dtype=torch.float64)
+    x = torch.randn(2, 3, dtype=F64)
     h1, _ = cell(10 * x)
     h2, _ = cell(1000 * x)  # equal up to the effect of eps on the variance
     assert torch.allclose(h1, h2, atol=1e-5)
+    plain = deep.LayerNormLSTMCell(3, 4, layer_norm=False).double()
+    assert not torch.allclose(plain(10 * x)[0], plain(1000 * x)[0], atol=1e-2)
 
 
 def test_layer_norm_cell_gradients_pass_gradcheck() -> None:
@@ -77,9 +67,9 @@ def test_layer_norm_cell_gradients_pass_gradcheck() -> None:
         for name, p in cell.named_parameters():
             if name.startswith("ln_"):
                 p.add_(0.3 * torch.randn_like(p))
-    x = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
-    h = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
-    c = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(2, 3, dtype=F64, requires_grad=True)
+    h = torch.randn(2, 4, dtype=F64, requires_grad=True)
+    c = torch.randn(2, 4, dtype=F64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda x, h, c: cell(x, (h, c)), (x, h, c))
     params = dict(cell.named_parameters())
 
@@ -92,74 +82,71 @@ def test_layer_norm_cell_gradients_pass_gradcheck() -> None:
     assert torch.autograd.gradcheck(by_weights, weights)
 
 
-@pytest.mark.parametrize("batch_first", [False, True])
-def test_layer_without_norm_equals_torch_lstm(batch_first: bool) -> None:
+def test_layer_norm_parameters_are_named_per_layer_and_start_at_gain_1_bias_0() -> None:
+    H = 5
+    layer = deep.LayerNormLSTM(3, H, num_layers=2, bidirectional=True)
+    torch_names = [n for n, _ in nn.LSTM(3, H, num_layers=2, bidirectional=True)
+                   .named_parameters()]
+    names = [n for n, _ in layer.named_parameters()]
+    assert [n for n in names if not n.startswith("ln_")] == torch_names
+    want = {f"{ln}_l{k}{sfx}": (units * H,) for k in range(2) for sfx in ("", "_reverse")
+            for ln, units in LN_SHAPES.items()}
+    assert {n: p.shape for n, p in layer.named_parameters() if n.startswith("ln_")} == want
+    cell = deep.LayerNormLSTMCell(3, H)
+    assert {n: p.shape for n, p in cell.named_parameters() if n.startswith("ln_")} == {
+        ln: (units * H,) for ln, units in LN_SHAPES.items()}
+    for module in (layer, cell):
+        for name, p in module.named_parameters():
+            if name.startswith("ln_"):
+                assert torch.equal(p, torch.full_like(p, 1.0 if "_gain" in name else 0.0))
+        module.reset_parameters()  # redraws the LSTM's weights, resets the gains and biases
+        assert all(torch.equal(p, torch.full_like(p, 1.0 if "_gain" in n else 0.0))
+                   for n, p in module.named_parameters() if n.startswith("ln_"))
+
+
+def test_from_torch_with_layer_norm_copies_the_lstm_weights() -> None:
     torch.manual_seed(4)
-    ref = nn.LSTM(3, 6, num_layers=3, batch_first=batch_first).double()
-    ours = deep.LayerNormLSTM(3, 6, num_layers=3, batch_first=batch_first,
-                              layer_norm=False).double()
-    ours.load_lstm_weights(ref)
-    x = torch.randn(2, 7, 3, dtype=torch.float64)
-    if not batch_first:
-        x = x.transpose(0, 1)
-    h0, c0 = torch.randn(3, 2, 6, dtype=torch.float64), torch.randn(3, 2, 6, dtype=torch.float64)
-    out, (h_n, c_n) = ours(x, (h0, c0))
-    out_r, (h_r, c_r) = ref(x, (h0, c0))
-    for a, b in ((out, out_r), (h_n, h_r), (c_n, c_r)):
-        assert a.shape == b.shape and (a - b).abs().max() < 1e-12
-    # unbatched input, default zero state
-    out_u, (h_u, _) = ours(x[:, 0] if not batch_first else x[0])
-    out_ru, (h_ru, _) = ref(x[:, 0] if not batch_first else x[0])
-    assert out_u.shape == out_ru.shape and torch.allclose(out_u, out_ru, atol=1e-12)
-    assert torch.allclose(h_u, h_ru, atol=1e-12)
-    out_u2, _ = ours(x[:, 0] if not batch_first else x[0], (h0[:, 0], c0[:, 0]))
-    assert out_u2.shape == out_ru.shape
+    ref = nn.LSTM(3, 4, num_layers=2, batch_first=True, dtype=F64)
+    layer = deep.LayerNormLSTM.from_torch(ref)
+    assert layer.layer_norm and layer.batch_first and layer.num_layers == 2
+    for name, p in ref.named_parameters():
+        assert torch.equal(getattr(layer, name), p)
+    assert all(torch.equal(p, torch.full_like(p, 1.0 if "_gain" in n else 0.0))
+               for n, p in layer.named_parameters() if n.startswith("ln_"))
+    x = torch.randn(2, 5, 3, dtype=F64)
+    assert (layer(x)[0] - ref(x)[0]).abs().max() > 1e-3  # normalised: not torch's LSTM
 
 
-def test_layer_dropout_warning_and_modes() -> None:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        deep.LayerNormLSTM(2, 3, num_layers=1, dropout=0.5)
-    assert any("num_layers greater than 1" in str(w.message) for w in caught)
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "unbatched"])
+def test_layer_norm_layer_equals_its_cell_stepped_in_both_directions(batched: bool) -> None:
     torch.manual_seed(5)
-    layer = deep.LayerNormLSTM(2, 8, num_layers=2, dropout=0.5)
-    x = torch.randn(4, 3, 2)
-    layer.train()
-    assert not torch.allclose(layer(x)[0], layer(x)[0])
-    layer.eval()
-    assert torch.equal(layer(x)[0], layer(x)[0])
-
-
-def test_layer_errors() -> None:
-    layer = deep.LayerNormLSTM(3, 4, num_layers=2)
-    with pytest.raises(ShapeError, match="input_size=3"):
-        layer(torch.randn(5, 2, 4))
-    with pytest.raises(ShapeError, match="num_layers=2"):
-        layer(torch.randn(5, 2, 3), (torch.zeros(1, 2, 4), torch.zeros(1, 2, 4)))
-    with pytest.raises(TypeError, match="tuple"):
-        layer(torch.randn(5, 2, 3), torch.zeros(2, 2, 4))  # type: ignore[arg-type]
-    with pytest.raises(ShapeError, match="num_layers"):
-        layer(torch.randn(5, 3), (torch.zeros(1, 4), torch.zeros(1, 4)))
-    with pytest.raises(TypeError, match="floating"):
-        layer(torch.zeros(5, 2, 3, dtype=torch.long))
-    with pytest.raises(ValueError, match="dropout"):
-        deep.LayerNormLSTM(3, 4, dropout=1.5)
-    with pytest.raises(ValueError, match="num_layers"):
-        deep.LayerNormLSTM(3, 4, num_layers=0)
-    with pytest.raises(ValueError, match="sizes differ"):
-        layer.load_lstm_weights(nn.LSTM(3, 4, num_layers=2, bidirectional=True))
-    with pytest.raises(TypeError, match="nn.LSTM"):
-        layer.load_lstm_weights(nn.GRU(3, 4, num_layers=2))  # type: ignore[arg-type]
-    cell = deep.LayerNormLSTMCell(3, 4)
-    with pytest.raises(ShapeError, match="input_size=3"):
-        cell(torch.randn(2, 5))
-    with pytest.raises(ShapeError, match="hidden_size=4"):
-        cell(torch.randn(2, 3), (torch.zeros(2, 5), torch.zeros(2, 4)))
-    with pytest.raises(TypeError, match="tuple"):
-        cell(torch.randn(2, 3), torch.zeros(2, 4))  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="hidden_size"):
-        deep.LayerNormLSTMCell(3, 0)
-    assert "layer_norm=True" in repr(cell) and "num_layers=2" in repr(layer)
+    layer = deep.LayerNormLSTM(3, 4, bidirectional=True, dtype=F64)
+    with torch.no_grad():
+        for name, p in layer.named_parameters():
+            if name.startswith("ln_"):
+                p.add_(0.3 * torch.randn_like(p))  # away from gain 1, bias 0
+    cells = []
+    for sfx in ("", "_reverse"):
+        cell = deep.LayerNormLSTMCell(3, 4, dtype=F64)
+        cell.load_state_dict({n: getattr(layer, f"{n}_l0{sfx}") for n in cell.state_dict()})
+        cells.append(cell)
+    x = torch.randn(6, 2, 3, dtype=F64)
+    h0, c0 = torch.randn(2, 2, 4, dtype=F64), torch.randn(2, 2, 4, dtype=F64)
+    if batched:
+        output, (h_n, c_n) = layer(x, (h0, c0))
+    else:
+        x, h0, c0 = x[:, :1], h0[:, :1], c0[:, :1]
+        output, (h_n, c_n) = layer(x[:, 0], (h0[:, 0], c0[:, 0]))
+        output, h_n, c_n = output[:, None], h_n[:, None], c_n[:, None]
+    for d, cell in enumerate(cells):
+        state, outs = (h0[d], c0[d]), {}
+        for t in (range(5, -1, -1) if d == 1 else range(6)):
+            state = cell(x[t], state)
+            outs[t] = state[0]
+        want = torch.stack([outs[t] for t in range(6)])
+        torch.testing.assert_close(output[..., 4 * d:4 * d + 4], want, atol=1e-12, rtol=1e-12)
+        torch.testing.assert_close(h_n[d], state[0], atol=1e-12, rtol=1e-12)
+        torch.testing.assert_close(c_n[d], state[1], atol=1e-12, rtol=1e-12)
 
 
 def test_split_directions_matches_torch_layout() -> None:
@@ -173,20 +160,39 @@ def test_split_directions_matches_torch_layout() -> None:
         deep.split_directions(h_n, 1, True)
 
 
-def test_tagger_shapes_and_errors() -> None:
-    for kind, bi in (("gru", True), ("lstm", False), ("rnn", True), ("lnlstm", False)):
-        model = deep.SequenceTagger(kind, 4, 6, 3, num_layers=2, bidirectional=bi)
-        assert model(torch.randn(2, 5, 4)).shape == (2, 5, 3)
-    with pytest.raises(ValueError, match="kind"):
-        deep.SequenceTagger("transformer", 4, 6, 3)
-    with pytest.raises(ValueError, match="unidirectional"):
-        deep.SequenceTagger("lnlstm", 4, 6, 3, bidirectional=True)
-    with pytest.raises(ShapeError, match="input_size=4"):
-        deep.SequenceTagger("gru", 4, 6, 3)(torch.randn(2, 5, 3))
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+def test_layer_norm_lstm_as_the_encoder_of_a_tagger(bidirectional: bool) -> None:
+    encoder = deep.LayerNormLSTM(4, 6, num_layers=2, batch_first=True,
+                                 bidirectional=bidirectional)
+    model = SequenceModel(encoder, 4, 6, 3, every_step=True)
+    assert model(torch.randn(2, 5, 4)).shape == (2, 5, 3)
+
+
+def test_sequence_cross_entropy_and_tag_accuracy() -> None:
+    torch.manual_seed(6)
     logits = torch.randn(2, 5, 3)
-    with pytest.raises(ShapeError, match="torch.long"):
-        deep.sequence_cross_entropy(logits, torch.zeros(2, 5))
-    assert deep.tag_accuracy(logits, logits.argmax(-1)) == 1.0
+    targets = logits.argmax(-1)
+    torch.testing.assert_close(deep.sequence_cross_entropy(logits, targets),
+                               F.cross_entropy(logits.reshape(10, 3), targets.reshape(10)))
+    assert deep.tag_accuracy(logits, targets) == 1.0
+    wrong = (targets + 1) % 3
+    mask = torch.zeros(2, 5, dtype=torch.bool)
+    mask[0, :2] = True
+    mixed = torch.where(mask, targets, wrong)
+    assert deep.tag_accuracy(logits, wrong) == 0.0
+    assert deep.tag_accuracy(logits, mixed) == pytest.approx(0.2)
+    assert deep.tag_accuracy(logits, mixed, mask) == 1.0
+
+
+@pytest.mark.parametrize("targets,match", [
+    pytest.param(torch.zeros(2, 5), r"targets must be torch\.long class indices of shape "
+                                    r"\(2, 5\), got torch\.float32 \(2, 5\)", id="float-targets"),
+    pytest.param(torch.zeros(2, 4, dtype=torch.long), r"of shape \(2, 5\), got torch\.int64 "
+                                                      r"\(2, 4\)", id="wrong-length"),
+])
+def test_sequence_cross_entropy_refuses_bad_targets(targets: torch.Tensor, match: str) -> None:
+    with pytest.raises(ShapeError, match=match):
+        deep.sequence_cross_entropy(torch.randn(2, 5, 3), targets)
 
 
 def test_neighbour_tagging_labels() -> None:
@@ -225,8 +231,8 @@ def test_lagged_sum() -> None:
 def test_prefix_logits_equal_full_pass_only_for_causal_models() -> None:
     torch.manual_seed(7)
     x = torch.randn(3, 6, 4)
-    uni = deep.SequenceTagger("gru", 4, 5, 4).eval()
-    bi = deep.SequenceTagger("gru", 4, 5, 4, bidirectional=True).eval()
+    uni = SequenceModel("gru", 4, 5, 4, every_step=True).eval()
+    bi = SequenceModel("gru", 4, 5, 4, every_step=True, bidirectional=True).eval()
     with torch.no_grad():
         assert torch.allclose(deep.prefix_logits(uni, x), uni(x), atol=1e-6)
         assert not torch.allclose(deep.prefix_logits(bi, x), bi(x), atol=1e-3)
@@ -235,7 +241,7 @@ def test_prefix_logits_equal_full_pass_only_for_causal_models() -> None:
 
 def test_width_for_params() -> None:
     h = deep.width_for_params("gru", 5, 8000, num_layers=2, num_classes=5)
-    count = sum(p.numel() for p in deep.SequenceTagger("gru", 5, h, 5, num_layers=2)
+    count = sum(p.numel() for p in SequenceModel("gru", 5, h, 5, every_step=True, num_layers=2)
                 .parameters())
     assert abs(count - 8000) < 300
     assert deep.width_for_params("lstm", 3, 4 * 10 * (3 + 10 + 2)) == 10
@@ -243,13 +249,65 @@ def test_width_for_params() -> None:
         deep.width_for_params("cnn", 3, 100)
 
 
-def test_draw_unrolled() -> None:
+@pytest.mark.parametrize("num_layers,seq_len,bidirectional",
+                         [(2, 3, False), (1, 4, True), (3, 2, True)],
+                         ids=["2-layers-forward", "1-layer-bidirectional",
+                              "3-layers-bidirectional"])
+def test_draw_stacked_structure(num_layers: int, seq_len: int, bidirectional: bool) -> None:
     import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgb
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-    fig, axes = plt.subplots(1, 2)
-    deep.draw_unrolled(axes[0], 2, 3, bidirectional=False)
-    deep.draw_unrolled(axes[1], 1, 4, bidirectional=True)
-    assert len(axes[1].patches) > 8
+    from rnncourse.plotting import PALETTE
+
+    fig, ax = plt.subplots()
+    deep.draw_stacked(ax, num_layers, seq_len, bidirectional=bidirectional)
+    dirs = 2 if bidirectional else 1
+    boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
+    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
+    assert len(boxes) + len(arrows) == len(ax.patches)
+    assert len(boxes) == num_layers * dirs * seq_len + seq_len + seq_len  # hidden, x_t, y_t
+
+    # every box has its label; in each column, bottom to top: x_t, then per layer the forward
+    # row and (if bidirectional) the backward row, then y_t
+    rows = [(r"\overrightarrow{h}", layer) for layer in range(1, num_layers + 1)]
+    if bidirectional:
+        rows = [row for layer in range(num_layers) for row in
+                (rows[layer], (r"\overleftarrow{h}", layer + 1))]
+    for t in range(1, seq_len + 1):
+        want = [f"$x_{{{t}}}$"] + [f"${sym}^{{({layer})}}_{{{t}}}$" for sym, layer in rows] + [
+            f"$y_{{{t}}}$"]
+        column = sorted((text for text in ax.texts if text.get_position()[0] == t - 1),
+                        key=lambda text: text.get_position()[1])
+        assert [text.get_text() for text in column] == want
+
+    def ends(a: FancyArrowPatch) -> tuple[tuple[float, float], tuple[float, float]]:
+        return a._posA_posB  # type: ignore[attr-defined]
+
+    def coloured(colour: str) -> list[FancyArrowPatch]:
+        return [a for a in arrows if a.get_edgecolor()[:3] == to_rgb(colour)]
+
+    # recurrent arrows: forward rows point right, backward rows point left, within a row
+    right, left, up = coloured(PALETTE["blue"]), coloured(PALETTE["vermillion"]), coloured("grey")
+    assert len(right) + len(left) + len(up) == len(arrows)
+    assert len(right) == num_layers * (seq_len - 1)
+    assert len(left) == (num_layers * (seq_len - 1) if bidirectional else 0)
+    for a in right:
+        (x0, y0), (x1, y1) = ends(a)
+        assert x1 > x0 and y1 == y0
+    for a in left:
+        (x0, y0), (x1, y1) = ends(a)
+        assert x1 < x0 and y1 == y0
+    # between layers: every row feeds every row of the layer above; the top layer feeds y_t
+    assert len(up) == seq_len * (dirs + dirs * dirs * (num_layers - 1) + dirs)
+    tops = {(round(b.get_y() + b.get_height(), 9), round(b.get_x(), 9)) for b in boxes}
+    bottoms = {(round(b.get_y(), 9), round(b.get_x(), 9)) for b in boxes}
+    width = boxes[0].get_width()
+    for a in up:
+        (x0, y0), (x1, y1) = ends(a)
+        assert x1 == x0 and y1 > y0
+        column = round(round(x0) - width / 2, 9)      # the box of this time step
+        assert (round(y0, 9), column) in tops and (round(y1, 9), column) in bottoms
     plt.close(fig)
 
 
@@ -289,12 +347,9 @@ def test_self_checks_fail_with_useful_messages() -> None:
     assert not wrong and "output" in wrong.message and "flip" in wrong.message
 
 
-def test_self_checks_report_crashes_and_stubs() -> None:
+def test_self_checks_report_crashes_and_stubs(stub: Callable[..., object]) -> None:
     def crashes(*args: object) -> None:
         raise RuntimeError("boom")
-
-    def stub(*args: object) -> None:
-        raise NotImplementedError
 
     for check in (ch07.check_hn_shape, ch07.check_last_layer_states, ch07.check_bidirectional):
         result = check(crashes)
