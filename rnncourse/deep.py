@@ -64,7 +64,7 @@ __all__ = [
     "noisy_cycle_entropy",
     "prefix_logits",
     "width_for_params",
-    "draw_unrolled",
+    "draw_stacked",
 ]
 
 
@@ -404,16 +404,21 @@ def width_for_params(kind: str, input_size: int, target: int, num_layers: int = 
 # --------------------------------------------------------------------------- diagram
 
 
-def draw_unrolled(ax: object, num_layers: int = 2, seq_len: int = 4,
-                  bidirectional: bool = True) -> None:
+def draw_stacked(ax: Any, num_layers: int = 2, seq_len: int = 4,
+                 bidirectional: bool = True) -> None:
     """Draw a stacked (optionally bidirectional) RNN unrolled in time on a matplotlib axis.
 
     Columns are time steps; each layer has a forward row (arrows to the right) and, if
-    bidirectional, a backward row (arrows to the left); both feed the next layer up.
-    """
-    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+    bidirectional, a backward row (arrows to the left); both feed the next layer up. Not
+    chapter 1's :func:`rnncourse.sequences.draw_unrolled`, which draws one layer and the
+    input/output patterns.
 
-    from .plotting import PALETTE
+    Draws ``seq_len`` inputs, ``seq_len`` outputs and ``num_layers x directions x seq_len``
+    hidden boxes (:func:`rnncourse.plotting.box`), joined by :func:`rnncourse.plotting.arrow`.
+    """
+    from functools import partial
+
+    from .plotting import PALETTE, arrow, box, finish_diagram
 
     num_layers = check_positive_int(num_layers, "num_layers")
     seq_len = check_positive_int(seq_len, "seq_len")
@@ -426,39 +431,31 @@ def draw_unrolled(ax: object, num_layers: int = 2, seq_len: int = 4,
             ys[(layer, "bwd")] = y + 0.7
         y += 1.9 if bidirectional else 1.2
     top = y
-
-    def arrow(p: tuple[float, float], q: tuple[float, float], colour: str) -> None:
-        ax.add_patch(FancyArrowPatch(p, q, arrowstyle="-|>", mutation_scale=8, lw=0.9,  # type: ignore[attr-defined]
-                                     color=colour, zorder=1))
-
-    def box(cx: float, cy: float, text: str, colour: str) -> None:
-        ax.add_patch(FancyBboxPatch((cx - w / 2, cy - h / 2), w, h,  # type: ignore[attr-defined]
-                                    boxstyle="round,pad=0.02", fc=colour, ec="black",
-                                    lw=0.6, zorder=2))
-        ax.text(cx, cy, text, ha="center", va="center", fontsize=8, zorder=3)  # type: ignore[attr-defined]
+    # boxes above arrows: an arrow from a forward row to the layer above passes behind the
+    # backward row's box
+    node = partial(box, ax, width=w, height=h, fontsize=8, linewidth=0.6, rounding=None,
+                   alpha=1.0, zorder=2)
+    edge = partial(arrow, ax, linewidth=0.9, head_size=8, shrink=2.0, zorder=1)
 
     sources = {-1: [0.0]}
     for layer in range(num_layers):
         sources[layer] = [ys[(layer, d)] for d in ("fwd", "bwd") if (layer, d) in ys]
     offsets = {"fwd": -0.18, "bwd": 0.18} if bidirectional else {"fwd": 0.0}
     for t in range(seq_len):
-        box(t, 0.0, f"$x_{{{t + 1}}}$", "white")
-        box(t, top, f"$y_{{{t + 1}}}$", "white")
+        node(t, 0.0, f"$x_{{{t + 1}}}$", "white")
+        node(t, top, f"$y_{{{t + 1}}}$", "white")
         for src in sources[num_layers - 1]:
-            arrow((t, src + h / 2), (t, top - h / 2), "grey")
+            edge((t, src + h / 2), (t, top - h / 2), "grey")
     for (layer, direction), cy in ys.items():
         colour = PALETTE["sky"] if direction == "fwd" else PALETTE["yellow"]
         symbol = r"\overrightarrow{h}" if direction == "fwd" else r"\overleftarrow{h}"
         for t in range(seq_len):
-            box(t, cy, f"${symbol}^{{({layer + 1})}}_{{{t + 1}}}$", colour)
+            node(t, cy, f"${symbol}^{{({layer + 1})}}_{{{t + 1}}}$", colour)
             if direction == "fwd" and t + 1 < seq_len:
-                arrow((t + w / 2, cy), (t + 1 - w / 2, cy), PALETTE["blue"])
+                edge((t + w / 2, cy), (t + 1 - w / 2, cy), PALETTE["blue"])
             if direction == "bwd" and t > 0:
-                arrow((t - w / 2, cy), (t - 1 + w / 2, cy), PALETTE["vermillion"])
+                edge((t - w / 2, cy), (t - 1 + w / 2, cy), PALETTE["vermillion"])
             dx = offsets[direction]
             for src in sources[layer - 1]:
-                arrow((t + dx, src + h / 2), (t + dx, cy - h / 2), "grey")
-    ax.set_xlim(-0.6, seq_len - 0.4)  # type: ignore[attr-defined]
-    ax.set_ylim(-0.5, top + 0.5)  # type: ignore[attr-defined]
-    ax.set_aspect("equal")  # type: ignore[attr-defined]
-    ax.axis("off")  # type: ignore[attr-defined]
+                edge((t + dx, src + h / 2), (t + dx, cy - h / 2), "grey")
+    finish_diagram(ax, (-0.6, seq_len - 0.4), (-0.5, top + 0.5))

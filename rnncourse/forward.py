@@ -98,7 +98,7 @@ def rnn_weights_from_torch(rnn: nn.RNN | ScratchRNN) -> list[LayerWeights]:
         param = getattr(rnn, name, None)
         return None if param is None else param.detach().cpu().numpy().copy()
 
-    return [LayerWeights(grab(f"weight_ih_l{k}"), grab(f"weight_hh_l{k}"),  # type: ignore[arg-type]
+    return [LayerWeights(grab(f"weight_ih_l{k}"), grab(f"weight_hh_l{k}"),
                          grab(f"bias_ih_l{k}"), grab(f"bias_hh_l{k}"))
             for k in range(rnn.num_layers)]
 

@@ -25,10 +25,9 @@ from typing import Any, NamedTuple
 
 import matplotlib.pyplot as plt
 import torch
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from torch import Tensor, nn
 
-from .plotting import PALETTE
+from .plotting import PALETTE, arrow, box, finish_diagram
 from .validation import ShapeError, check_array, check_positive_int
 
 __all__ = [
@@ -293,8 +292,8 @@ def unroll(x: Tensor, h0: Tensor, W_xh: Tensor, W_hh: Tensor, b_h: Tensor,
     """
     check_array(x, "x", ("batch", "seq_len", "input_size"))
     h, states = h0, []
-    for t in range(x.shape[1]):
-        h = rnn_step(x[:, t], h, W_xh, W_hh, b_h, nonlinearity)
+    for x_t in x.unbind(1):  # not x[:, t]: indexing makes backward quadratic in the length
+        h = rnn_step(x_t, h, W_xh, W_hh, b_h, nonlinearity)
         states.append(h)
     return torch.stack(states, dim=1)
 
@@ -444,35 +443,10 @@ class PatternRNN(nn.Module):
 # Diagrams
 # ---------------------------------------------------------------------------------------------
 
+# Box size and the spacing of columns (_DX) and rows (_DY): inputs at y = 0, hidden states at
+# _DY, outputs at 2 _DY. Drawn with rnncourse.plotting's box, arrow and finish_diagram.
 _BOX_W, _BOX_H, _DX, _DY = 0.62, 0.42, 1.0, 0.95
-
-
-def _box(ax: plt.Axes, x: float, y: float, text: str, colour: str) -> None:
-    ax.add_patch(FancyBboxPatch((x - _BOX_W / 2, y - _BOX_H / 2), _BOX_W, _BOX_H,
-                                boxstyle="round,pad=0.02,rounding_size=0.08",
-                                facecolor=colour, edgecolor="black", linewidth=1.0, alpha=0.9))
-    ax.text(x, y, text, ha="center", va="center", fontsize=10, color="black")
-
-
-def _arrow(ax: plt.Axes, start: tuple[float, float], end: tuple[float, float],
-           label: str | None = None, connectionstyle: str = "arc3",
-           label_offset: tuple[float, float] = (0.0, 0.0)) -> None:
-    ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=11,
-                                 linewidth=1.1, color="black",
-                                 connectionstyle=connectionstyle, shrinkA=0, shrinkB=0))
-    if label:
-        ax.text((start[0] + end[0]) / 2 + label_offset[0],
-                (start[1] + end[1]) / 2 + label_offset[1], label,
-                ha="center", va="center", fontsize=8, color=PALETTE["vermillion"])
-
-
-def _finish(ax: plt.Axes, width: float, title: str | None) -> None:
-    ax.set_xlim(-0.6, width - 0.4)
-    ax.set_ylim(-0.45, 2 * _DY + 0.55)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    if title:
-        ax.set_title(title)
+_YLIM = (-0.45, 2 * _DY + 0.55)
 
 
 def draw_unrolled(ax: plt.Axes, n_in: int, n_out: int, aligned: bool = True,
@@ -500,42 +474,38 @@ def draw_unrolled(ax: plt.Axes, n_in: int, n_out: int, aligned: bool = True,
         x = t * _DX
         decoder = not aligned and t >= n_in
         name = f"s_{{{t - n_in + 1}}}" if decoder else f"h_{{{t + 1}}}"
-        _box(ax, x, _DY, f"${name}$", PALETTE["sky"] if decoder else PALETTE["orange"])
+        box(ax, x, _DY, f"${name}$", PALETTE["sky"] if decoder else PALETTE["orange"],
+            _BOX_W, _BOX_H)
         if t < n_in:
-            _box(ax, x, 0.0, f"$x_{{{t + 1}}}$", PALETTE["blue"])
-            _arrow(ax, (x, _BOX_H / 2), (x, _DY - _BOX_H / 2),
-                   "$W_{xh}$" if show_weights else None, label_offset=(0.3, 0.0))
+            box(ax, x, 0.0, f"$x_{{{t + 1}}}$", PALETTE["blue"], _BOX_W, _BOX_H)
+            arrow(ax, (x, _BOX_H / 2), (x, _DY - _BOX_H / 2),
+                  label="$W_{xh}$" if show_weights else None, label_offset=(0.3, 0.0))
         if t >= steps - n_out:
             k = t - (steps - n_out) + 1
-            _box(ax, x, 2 * _DY, f"$y_{{{k}}}$", PALETTE["green"])
-            _arrow(ax, (x, _DY + _BOX_H / 2), (x, 2 * _DY - _BOX_H / 2),
-                   "$W_{hy}$" if show_weights else None, label_offset=(0.3, 0.0))
+            box(ax, x, 2 * _DY, f"$y_{{{k}}}$", PALETTE["green"], _BOX_W, _BOX_H)
+            arrow(ax, (x, _DY + _BOX_H / 2), (x, 2 * _DY - _BOX_H / 2),
+                  label="$W_{hy}$" if show_weights else None, label_offset=(0.3, 0.0))
         if t > 0:
-            _arrow(ax, ((t - 1) * _DX + _BOX_W / 2, _DY), (x - _BOX_W / 2, _DY),
-                   "$W_{hh}$" if show_weights else None, label_offset=(0.0, -0.22))
-    _finish(ax, steps * _DX, title)
+            arrow(ax, ((t - 1) * _DX + _BOX_W / 2, _DY), (x - _BOX_W / 2, _DY),
+                  label="$W_{hh}$" if show_weights else None, label_offset=(0.0, -0.22))
+    finish_diagram(ax, (-0.6, steps * _DX - 0.4), _YLIM, title)
     return {"steps": steps, "inputs": n_in, "hidden": steps, "outputs": n_out}
 
 
 def draw_folded(ax: plt.Axes, title: str | None = None) -> None:
     """Draw the folded (compact) RNN: ``x_t -> h_t -> y_t`` with a self-loop on ``h_t`` that
     stands for ``W_hh`` feeding ``h_{t-1}`` back in (the loop means "one step later")."""
-    _box(ax, 0.0, 0.0, "$x_t$", PALETTE["blue"])
-    _box(ax, 0.0, _DY, "$h_t$", PALETTE["orange"])
-    _box(ax, 0.0, 2 * _DY, "$y_t$", PALETTE["green"])
-    _arrow(ax, (0.0, _BOX_H / 2), (0.0, _DY - _BOX_H / 2), "$W_{xh}$", label_offset=(0.3, 0.0))
-    _arrow(ax, (0.0, _DY + _BOX_H / 2), (0.0, 2 * _DY - _BOX_H / 2), "$W_{hy}$",
-           label_offset=(0.3, 0.0))
-    _arrow(ax, (_BOX_W / 2, _DY + 0.1), (_BOX_W / 2, _DY - 0.1), None,
-           connectionstyle="arc3,rad=-2.6")
+    box(ax, 0.0, 0.0, "$x_t$", PALETTE["blue"], _BOX_W, _BOX_H)
+    box(ax, 0.0, _DY, "$h_t$", PALETTE["orange"], _BOX_W, _BOX_H)
+    box(ax, 0.0, 2 * _DY, "$y_t$", PALETTE["green"], _BOX_W, _BOX_H)
+    arrow(ax, (0.0, _BOX_H / 2), (0.0, _DY - _BOX_H / 2), label="$W_{xh}$",
+          label_offset=(0.3, 0.0))
+    arrow(ax, (0.0, _DY + _BOX_H / 2), (0.0, 2 * _DY - _BOX_H / 2), label="$W_{hy}$",
+          label_offset=(0.3, 0.0))
+    arrow(ax, (_BOX_W / 2, _DY + 0.1), (_BOX_W / 2, _DY - 0.1), rad=-2.6)  # the self-loop
     ax.text(_BOX_W / 2 + 0.55, _DY, "$W_{hh}$", ha="center", va="center", fontsize=8,
             color=PALETTE["vermillion"])
-    ax.set_xlim(-0.9, 1.3)
-    ax.set_ylim(-0.45, 2 * _DY + 0.55)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    if title:
-        ax.set_title(title)
+    finish_diagram(ax, (-0.9, 1.3), _YLIM, title)
 
 
 def folded_unrolled_figure(n_steps: int = 4) -> plt.Figure:
@@ -553,7 +523,7 @@ def folded_unrolled_figure(n_steps: int = 4) -> plt.Figure:
 def io_patterns_figure() -> plt.Figure:
     """The five input/output patterns of :data:`IO_PATTERNS`, each drawn unrolled, with a key."""
     fig = plt.figure(figsize=(10.0, 5.6))
-    top, bottom = fig.subfigures(2, 1)  # type: ignore[misc]
+    top, bottom = fig.subfigures(2, 1)
     rows: list[tuple[Any, list[str], list[float]]] = [
         (top, ["1:1", "1:N", "N:1"], [2.4, 4, 4]), (bottom, ["N:N", "N:M"], [4, 7, 2.4])]
     for subfig, names, widths in rows:
@@ -565,10 +535,7 @@ def io_patterns_figure() -> plt.Figure:
     entries = [("input $x_t$", PALETTE["blue"]), ("hidden state $h_t$", PALETTE["orange"]),
                ("decoder state $s_t$", PALETTE["sky"]), ("output $y_t$", PALETTE["green"])]
     for i, (text, colour) in enumerate(entries):
-        _box(key, 0.0, 2 * _DY - i * 0.62, "", colour)
+        box(key, 0.0, 2 * _DY - i * 0.62, "", colour, _BOX_W, _BOX_H)
         key.text(0.45, 2 * _DY - i * 0.62, text, va="center", fontsize=9)
-    key.set_xlim(-0.5, 2.6)
-    key.set_ylim(-0.45, 2 * _DY + 0.55)
-    key.set_aspect("equal")
-    key.axis("off")
+    finish_diagram(key, (-0.5, 2.6), _YLIM)
     return fig

@@ -120,7 +120,7 @@ def time_forward_backward(model: Callable[[torch.Tensor], object], x: torch.Tens
         tensors = [t for t in _flatten(out) if t.is_floating_point() and t.requires_grad]
         if not tensors:
             raise ValueError("the model's output does not require grad: nothing to backward")
-        sum(t.sum() for t in tensors).backward()  # type: ignore[union-attr]
+        sum(t.sum() for t in tensors).backward()
         if x.device.type == "cuda":
             torch.cuda.synchronize()
         return time.perf_counter() - start

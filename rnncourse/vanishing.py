@@ -23,10 +23,12 @@ the gradient vanishes geometrically (a *sufficient* condition); :math:`\lambda_1
 Contents:
 
 - :func:`pascanu_condition` — :math:`\lambda_1`, :math:`\gamma` and the bound :math:`\eta^{T-k}`
-- :func:`spectral_radius`, :func:`set_spectral_radius_`, :func:`orthogonal_`,
-  :func:`orthogonal_init_`, :func:`identity_init_` — control the recurrent matrix of an
-  ``nn.RNN``
-- :func:`unroll` — the RNN step by step, every :math:`h_k` a tensor that can keep its gradient
+- :func:`spectral_radius`, :func:`random_orthogonal` (returns a new matrix) and, in place,
+  :func:`set_spectral_radius_`, :func:`orthogonal_init_`, :func:`identity_init_` — control the
+  recurrent matrix of an ``nn.RNN``
+- :func:`hidden_states` — the RNN step by step, every :math:`h_k` a tensor that can keep its
+  gradient (not chapter 1's :func:`rnncourse.sequences.unroll`, which returns the stacked
+  outputs of the bare recurrence)
 - :func:`gradient_norms_by_lag` (autograd) and :func:`jacobian_products` /
   :func:`jacobian_product_norms` (explicit products), which must agree
 - :func:`input_gradient_norms` — :math:`\lVert \partial L / \partial x_t \rVert` of any model
@@ -51,10 +53,11 @@ from .validation import check_array
 
 __all__ = [
     "GAMMA", "PascanuCondition", "pascanu_condition", "largest_singular_value",
-    "spectral_radius", "set_spectral_radius_", "orthogonal_", "orthogonal_init_",
-    "identity_init_", "unroll", "gradient_norms_by_lag", "step_jacobians", "jacobian_products",
-    "jacobian_product_norms", "input_gradient_norms", "global_norm", "clip_by_norm",
-    "clip_by_value", "cosine_similarity", "suggest_clip_threshold", "first_divergence",
+    "spectral_radius", "set_spectral_radius_", "random_orthogonal", "orthogonal_init_",
+    "identity_init_", "hidden_states", "gradient_norms_by_lag", "step_jacobians",
+    "jacobian_products", "jacobian_product_norms", "input_gradient_norms", "global_norm",
+    "clip_by_norm", "clip_by_value", "cosine_similarity", "suggest_clip_threshold",
+    "first_divergence",
 ]
 
 #: Upper bound of :math:`|f'|` for each nonlinearity: :math:`\gamma` in Pascanu et al. (2013).
@@ -154,8 +157,8 @@ def set_spectral_radius_(rnn: nn.RNN, radius: float) -> nn.RNN:
     return rnn
 
 
-def orthogonal_(size: int, gain: float = 1.0,
-                generator: torch.Generator | None = None) -> torch.Tensor:
+def random_orthogonal(size: int, gain: float = 1.0,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
     r"""A random orthogonal matrix times ``gain``, drawn uniformly (Haar measure).
 
     QR-decompose a standard Gaussian matrix :math:`A = QR` and flip the sign of each column
@@ -182,7 +185,7 @@ def orthogonal_init_(rnn: nn.RNN, gain: float = 1.0,
     """
     _check_rnn(rnn)
     with torch.no_grad():
-        rnn.weight_hh_l0.copy_(orthogonal_(rnn.hidden_size, gain, generator))
+        rnn.weight_hh_l0.copy_(random_orthogonal(rnn.hidden_size, gain, generator))
     return rnn
 
 
@@ -234,16 +237,19 @@ def _run(rnn: nn.RNN, x: torch.Tensor, h0: torch.Tensor | None,
         h = h0
     states, preacts = [h], []
     drive = x @ w_ih.T + bias  # (batch, seq_len, hidden): the input part of every a_t
-    for t in range(x.shape[1]):
-        a = drive[:, t] + h @ w_hh.T
+    # unbind, not drive[:, t]: the backward of one unbind writes each step's gradient into one
+    # buffer, where each indexing op's backward would allocate a full-size zero tensor (a
+    # backward quadratic in seq_len).
+    for drive_t in drive.unbind(1):
+        a = drive_t + h @ w_hh.T
         h = f(a)
         preacts.append(a)
         states.append(h)
     return states, preacts, nonlinearity
 
 
-def unroll(rnn: nn.RNN, x: torch.Tensor, h0: torch.Tensor | None = None,
-           nonlinearity: str | None = None) -> list[torch.Tensor]:
+def hidden_states(rnn: nn.RNN, x: torch.Tensor, h0: torch.Tensor | None = None,
+                  nonlinearity: str | None = None) -> list[torch.Tensor]:
     r"""Run a single-layer ``nn.RNN`` one step at a time with its own weights.
 
     Unlike the fused ``rnn(x)``, every state is a separate node of the autograd graph, so
@@ -277,7 +283,7 @@ def gradient_norms_by_lag(rnn: nn.RNN, x: torch.Tensor,
     check_array(x, "x", ("batch", "seq_len", "input_size"))
     batch = x.shape[1] if not rnn.batch_first else x.shape[0]
     h0 = x.new_zeros(batch, rnn.hidden_size, requires_grad=True)
-    states = unroll(rnn, x, h0=h0, nonlinearity=nonlinearity)
+    states = hidden_states(rnn, x, h0=h0, nonlinearity=nonlinearity)
     loss = (loss_fn or torch.sum)(states[-1])
     if loss.dim() != 0:
         raise ValueError(f"loss_fn must return a scalar, got shape {tuple(loss.shape)}")
@@ -358,7 +364,7 @@ def input_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     x = x.detach().clone().requires_grad_(True)
     loss_fn(model(x), y, reduction="sum").backward()
     model.train(was_training)
-    return x.grad.norm(dim=-1).mean(dim=0).detach()  # type: ignore[union-attr]
+    return x.grad.norm(dim=-1).mean(dim=0).detach()
 
 
 # ---------------------------------------------------------------------------- clipping

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import matplotlib
 import numpy as np
 import pytest
@@ -125,40 +127,71 @@ def test_truncated_bptt(problem):
     assert gradcheck.compare_gradients(chunked, torch_grads).max_error < 1e-10
 
 
-def test_bad_inputs_give_clear_errors(problem):
-    params, x = problem["params"], problem["x"]
-    with pytest.raises(ShapeError, match="input_size=4"):
-        bptt.rnn_forward(params, x[..., :3])
-    with pytest.raises(ShapeError, match="3 dimensions"):
-        bptt.rnn_forward(params, x[0])
-    with pytest.raises(TypeError, match="floating point"):
-        bptt.rnn_forward(params, x.astype(int))
-    with pytest.raises(ShapeError, match="h0"):
-        bptt.rnn_forward(params, x, np.zeros((3, 4)))
-    with pytest.raises(KeyError, match="missing"):
-        bptt.rnn_forward({"W_xh": params["W_xh"]}, x)
-    with pytest.raises(TypeError, match="numpy.ndarray"):
-        bptt.rnn_forward(dict(params, W_hh=torch.zeros(5, 5)), x)
-    with pytest.raises(ShapeError, match="hidden_size=5"):
-        bptt.rnn_forward(dict(params, W_hh=np.zeros((4, 4))), x)
-    with pytest.raises(ValueError, match="loss must be"):
-        bptt.loss_and_grads(params, x, problem["mse"], loss="l1")
-    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
-        bptt.cross_entropy_loss(np.zeros((6, 3, 3)), np.full((6, 3), 3))
-    with pytest.raises(ShapeError, match="integer numpy array"):
-        bptt.cross_entropy_loss(np.zeros((6, 3, 3)), np.zeros((6, 3)))
-    with pytest.raises(ShapeError, match="target"):
-        bptt.mse_loss(np.zeros((6, 3, 3)), np.zeros((6, 3, 2)))
-    with pytest.raises(ValueError, match="k2 must be >= k1"):
-        bptt.truncated_bptt_grads(params, x, problem["mse"], 3, 2)
-    with pytest.raises(ValueError, match="positive integer"):
-        bptt.truncated_bptt_grads(params, x, problem["mse"], 0)
-    with pytest.raises(ValueError, match="one-layer"):
-        bptt.params_from_torch(nn.RNN(2, 3, num_layers=2), nn.Linear(3, 1))
-    with pytest.raises(ValueError, match="in_features=3"):
-        bptt.params_from_torch(nn.RNN(2, 3), nn.Linear(4, 1))
-    with pytest.raises(ValueError, match="positive integer"):
-        bptt.init_params(0, 3, 1)
+def _with(problem, **changes):
+    """The fixture's parameters with some entries replaced."""
+    return dict(problem["params"], **changes)
+
+
+_BAD_INPUTS = [
+    pytest.param(lambda pr: bptt.rnn_forward(pr["params"], pr["x"][..., :3]), ShapeError,
+                 "input_size=4), got (6, 3, 3): input_size is 3, expected 4",
+                 id="x-wrong-input-size"),
+    pytest.param(lambda pr: bptt.rnn_forward(pr["params"], pr["x"][0]), ShapeError,
+                 "x must have 3 dimensions (seq_len, batch, input_size=4), got shape (3, 4)",
+                 id="x-2d"),
+    pytest.param(lambda pr: bptt.rnn_forward(pr["params"], pr["x"].astype(int)), TypeError,
+                 "x must be floating point (float32 or float64), got dtype int64",
+                 id="x-integer"),
+    pytest.param(lambda pr: bptt.rnn_forward(pr["params"], pr["x"], np.zeros((3, 4))),
+                 ShapeError, "h0 must have shape (batch=3, hidden_size=5), got (3, 4)",
+                 id="h0-wrong-hidden-size"),
+    pytest.param(lambda pr: bptt.rnn_forward({"W_xh": pr["params"]["W_xh"]}, pr["x"]), KeyError,
+                 "params is missing ['W_hh', 'b_h', 'W_ho', 'b_o']", id="params-missing-keys"),
+    pytest.param(lambda pr: bptt.rnn_forward(_with(pr, W_hh=torch.zeros(5, 5)), pr["x"]),
+                 TypeError, "params['W_hh'] must be a numpy.ndarray, got Tensor",
+                 id="params-torch-tensor"),
+    pytest.param(lambda pr: bptt.rnn_forward(_with(pr, W_hh=np.zeros((4, 4))), pr["x"]),
+                 ShapeError, "params['W_hh'] must have shape (hidden_size=5, hidden_size=5), "
+                 "got (4, 4)", id="params-W_hh-wrong-shape"),
+    pytest.param(lambda pr: bptt.loss_and_grads(pr["params"], pr["x"], pr["mse"], loss="l1"),
+                 ValueError, "loss must be 'mse' or 'cross_entropy', got 'l1'",
+                 id="unknown-loss"),
+    pytest.param(lambda pr: bptt.cross_entropy_loss(np.zeros((6, 3, 3)), np.full((6, 3), 3)),
+                 ValueError, "labels must lie in [0, 3), got values in [3, 3]",
+                 id="label-out-of-range"),
+    pytest.param(lambda pr: bptt.cross_entropy_loss(np.zeros((6, 3, 3)), np.zeros((6, 3))),
+                 ShapeError, "labels must be an integer numpy array of shape (6, 3), got ndarray "
+                 "(6, 3) float64", id="labels-float"),
+    pytest.param(lambda pr: bptt.mse_loss(np.zeros((6, 3, 3)), np.zeros((6, 3, 2))), ShapeError,
+                 "target must have shape (seq_len=6, batch=3, output_size=3), got (6, 3, 2)",
+                 id="mse-target-wrong-width"),
+    pytest.param(lambda pr: bptt.truncated_bptt_grads(pr["params"], pr["x"], pr["mse"], 3, 2),
+                 ValueError, "k2 must be >= k1", id="k2-below-k1"),
+    pytest.param(lambda pr: bptt.truncated_bptt_grads(pr["params"], pr["x"], pr["mse"], 0),
+                 ValueError, "k1 must be a positive integer, got 0", id="k1-zero"),
+    pytest.param(lambda pr: bptt.params_from_torch(nn.RNN(2, 3, num_layers=2), nn.Linear(3, 1)),
+                 ValueError, "one-layer, unidirectional nn.RNN with nonlinearity 'tanh', got "
+                 "RNN(2, 3, num_layers=2)", id="torch-two-layers"),
+    pytest.param(lambda pr: bptt.params_from_torch(nn.RNN(2, 3), nn.Linear(4, 1)), ValueError,
+                 "linear must be an nn.Linear with in_features=3, got Linear(in_features=4",
+                 id="torch-head-wrong-width"),
+    pytest.param(lambda pr: bptt.init_params(0, 3, 1), ValueError,
+                 "input_size must be a positive integer, got 0", id="init-zero-input-size"),
+    pytest.param(lambda pr: bptt.train_tbptt(bptt.RNNRegressor(1, 4, 1), torch.zeros(5, 4, 1),
+                                             torch.zeros(5, 4, 1), k=20, steps=1),
+                 ValueError, "the stream has 5 steps, fewer than one chunk (k=20)",
+                 id="tbptt-stream-shorter-than-k"),
+    pytest.param(lambda pr: bptt.train_tbptt(bptt.RNNRegressor(1, 4, 1), torch.zeros(50, 4, 1),
+                                             torch.zeros(49, 4, 1), k=20, steps=1),
+                 ShapeError, "y must have shape (seq_len=50, batch=4, output_size), got "
+                 "(49, 4, 1)", id="tbptt-y-shorter-than-x"),
+]
+
+
+@pytest.mark.parametrize("call,error,message", _BAD_INPUTS)
+def test_bad_inputs_give_clear_errors(problem, call, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        call(problem)
 
 
 def test_detach_state():
@@ -184,7 +217,7 @@ def test_undetached_state_raises_the_documented_error():
             prediction.sum().backward()
 
 
-def test_train_tbptt_learns_and_validates():
+def test_train_tbptt_learns():
     torch.manual_seed(0)
     t = torch.arange(2001, dtype=torch.float32)
     series = torch.sin(2 * torch.pi * t / 20)
@@ -192,10 +225,6 @@ def test_train_tbptt_learns_and_validates():
     model = bptt.RNNRegressor(1, 16, 1)
     losses = bptt.train_tbptt(model, x, y, k=20, steps=60, lr=1e-2)
     assert len(losses) == 60 and np.mean(losses[-10:]) < 0.2 * np.mean(losses[:5])
-    with pytest.raises(ValueError, match="fewer than one chunk"):
-        bptt.train_tbptt(model, x[:5], y[:5], k=20, steps=1)
-    with pytest.raises(ShapeError, match="y"):
-        bptt.train_tbptt(model, x, y[:-1], k=20, steps=1)
 
 
 def test_saved_tensor_bytes_grow_linearly():
@@ -209,15 +238,53 @@ def test_saved_tensor_bytes_grow_linearly():
     assert 3.0 < large / small < 5.0
 
 
-def test_plot_unrolled_graph():
+@pytest.mark.parametrize("steps,chunk,show_backward", [(4, None, True), (6, 2, True),
+                                                       (3, None, False)],
+                         ids=["full-bptt", "truncated-k2", "forward-only"])
+def test_plot_unrolled_graph_structure(steps, chunk, show_backward):
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgb
+    from matplotlib.patches import FancyArrowPatch
+
+    from rnncourse.plotting import PALETTE
+
+    fig, ax = plt.subplots()
+    bptt.plot_unrolled_graph(ax, steps=steps, chunk=chunk, show_backward=show_backward)
+    nodes = [t.get_text() for t in ax.texts if t.get_bbox_patch() is not None]
+    want = ["$h_0$"] + [label % t for t in range(1, steps + 1)
+                        for label in ("$x_{%d}$", "$h_{%d}$", "$y_{%d}$", r"$\ell_{%d}$")]
+    assert sorted(nodes) == sorted(want)                     # one circle per node
+    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
+    assert len(arrows) == len(ax.patches)
+    solid = [a for a in arrows if a.get_linestyle() == "-"]
+    dashed = [a for a in arrows if a.get_linestyle() == "--"]
+    assert len(solid) == 4 * steps and len(dashed) == (2 * steps if show_backward else 0)
+    for a in solid:                        # forward: x -> h -> y -> l upwards, h_{t-1} -> h_t
+        (x0, y0), (x1, y1) = a._posA_posB
+        assert (x1 == x0 and y1 > y0) or (x1 == x0 + 1 and y1 == y0 == 1.0)
+        assert a.get_edgecolor()[:3] == to_rgb(PALETTE["black"])
+    down = [a for a in dashed if a._posA_posB[1][1] < a._posA_posB[0][1]]
+    back = [a for a in dashed if a._posA_posB[1][0] < a._posA_posB[0][0]]
+    assert len(down) == len(back) == len(dashed) // 2       # dl_t/dh_t down, delta leftwards
+    assert all(a._posA_posB[0][0] - a._posA_posB[1][0] == 1 for a in back)
+    cut = [a for a in back if a.get_edgecolor()[:3] == to_rgb("#999999")]
+    crossing = [t for t in range(1, steps + 1) if chunk is not None and (t - 1) % chunk == 0]
+    assert sorted(a._posA_posB[0][0] for a in cut) == crossing  # cut at chunk starts only
+    assert [t.get_text() for t in ax.texts].count("x") == len([t for t in crossing if t > 1])
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["forward pass"] + ["backward flow"] * show_backward + [
+        "cut by detach()"] * (chunk is not None)
+    assert not ax.axison
+    plt.close(fig)
+
+
+def test_plot_unrolled_graph_refuses_too_many_steps():
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots()
-    bptt.plot_unrolled_graph(ax, steps=4)
-    bptt.plot_unrolled_graph(ax, steps=6, chunk=2)
-    plt.close(fig)
-    with pytest.raises(ValueError, match="at most 12"):
+    with pytest.raises(ValueError, match="steps must be at most 12 to stay readable, got 13"):
         bptt.plot_unrolled_graph(ax, steps=13)
+    plt.close(fig)
 
 
 # --- exercise self-checks ----------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from conftest import (
+from harness import (
     CELLS,
     LAYERS,
     LayerSpec,

@@ -1,6 +1,7 @@
 """Tests of rnncourse.sequences (chapter 1) and of the chapter's exercise self-checks."""
 
 import math
+import re
 
 import matplotlib
 
@@ -19,27 +20,19 @@ from rnncourse.validation import ShapeError  # noqa: E402
 # ---------------------------------------------------------------------------------------------
 
 
-def test_encode_text_round_trips_and_rejects_bad_input():
+def test_encode_text_round_trips():
     ids, vocab = sq.encode_text("abca")
     assert ids.dtype == torch.long and ids.tolist() == [0, 1, 2, 0] and vocab == ["a", "b", "c"]
     assert "".join(vocab[i] for i in ids) == "abca"
     ids2, _ = sq.encode_text("cab", vocab)
     assert ids2.tolist() == [2, 0, 1]
-    with pytest.raises(ValueError, match="non-empty string"):
-        sq.encode_text("")
-    with pytest.raises(ValueError, match="not in vocab"):
-        sq.encode_text("abz", vocab)
 
 
-def test_toy_speech_shape_determinism_and_errors():
+def test_toy_speech_shape_and_determinism():
     a = sq.toy_speech(0.25, 4000, torch.Generator().manual_seed(0))
     b = sq.toy_speech(0.25, 4000, torch.Generator().manual_seed(0))
     assert a.shape == (1000,) and a.dtype == torch.float32 and torch.equal(a, b)
     assert a.abs().max() < 5 and torch.isfinite(a).all()
-    with pytest.raises(ValueError, match="duration_s"):
-        sq.toy_speech(-1.0)
-    with pytest.raises(ValueError, match="sample_rate"):
-        sq.toy_speech(0.1, 0)
 
 
 def test_toy_time_series_has_a_yearly_cycle():
@@ -58,12 +51,28 @@ def test_melody_and_piano_roll():
     roll = sq.piano_roll(melody, 60, 69)
     assert roll.shape == (16, 10) and torch.equal(roll.sum(1), torch.ones(16))
     assert torch.equal(roll.argmax(1) + 60, melody)
-    with pytest.raises(ValueError, match="must lie in"):
-        sq.piano_roll(melody, 62, 69)
-    with pytest.raises(ValueError, match="at least low"):
-        sq.piano_roll(melody, 70, 60)
-    with pytest.raises(ShapeError, match="integer tensor"):
-        sq.piano_roll(melody.float(), 60, 69)
+
+
+@pytest.mark.parametrize("call,error,message", [
+    pytest.param(lambda: sq.encode_text(""), ValueError,
+                 "text must be a non-empty string, got ''", id="text-empty"),
+    pytest.param(lambda: sq.encode_text("abz", ["a", "b", "c"]), ValueError,
+                 "characters ['z'] of text are not in vocab", id="text-outside-vocab"),
+    pytest.param(lambda: sq.toy_speech(-1.0), ValueError,
+                 "duration_s must be a positive number of seconds, got -1.0",
+                 id="speech-negative-duration"),
+    pytest.param(lambda: sq.toy_speech(0.1, 0), ValueError,
+                 "sample_rate must be a positive integer, got 0", id="speech-zero-sample-rate"),
+    pytest.param(lambda: sq.piano_roll(sq.toy_melody(), 62, 69), ValueError,
+                 "pitches must lie in [62, 69], got range [60, 69]", id="roll-pitch-below-low"),
+    pytest.param(lambda: sq.piano_roll(sq.toy_melody(), 70, 60), ValueError,
+                 "high (60) must be at least low (70)", id="roll-high-below-low"),
+    pytest.param(lambda: sq.piano_roll(sq.toy_melody().float(), 60, 69), ShapeError,
+                 "integer tensor of shape (seq_len,), got Tensor (16,)", id="roll-float-pitches"),
+])
+def test_toy_data_rejects_bad_input(call, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        call()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -100,14 +109,28 @@ def test_memoryless_baseline_matches_theory_and_simple_cases():
     assert conflict.accuracy == 0.5 and conflict.cross_entropy == pytest.approx(math.log(2))
 
 
-def test_memoryless_baseline_rejects_bad_shapes():
-    x = torch.zeros(2, 3, 1)
-    with pytest.raises(ShapeError, match="seq_len is 4, expected 3"):
-        sq.memoryless_baseline(x, torch.zeros(2, 4))
-    with pytest.raises(ShapeError, match="3 dimensions"):
-        sq.memoryless_baseline(torch.zeros(2, 3), torch.zeros(2, 3))
-    with pytest.raises(ValueError, match="class labels"):
-        sq.memoryless_baseline(x, -torch.ones(2, 3))
+@pytest.mark.parametrize("call,error,message", [
+    pytest.param(lambda: sq.memoryless_baseline(torch.zeros(2, 3, 1), torch.zeros(2, 4)),
+                 ShapeError, "y must have shape (batch=2, seq_len=3), got (2, 4)",
+                 id="baseline-y-wrong-length"),
+    pytest.param(lambda: sq.memoryless_baseline(torch.zeros(2, 3), torch.zeros(2, 3)),
+                 ShapeError, "x must have 3 dimensions (batch, seq_len, input_size), got shape "
+                 "(2, 3)", id="baseline-x-2d"),
+    pytest.param(lambda: sq.memoryless_baseline(torch.zeros(2, 3, 1), -torch.ones(2, 3)),
+                 ValueError, "y must hold class labels 0, 1, 2, ..., got -1",
+                 id="baseline-negative-label"),
+    pytest.param(lambda: sq.StepMLP(1, 8)(torch.zeros(1, 5, 2)), ShapeError,
+                 "input_size=1), got (1, 5, 2): input_size is 2, expected 1",
+                 id="step-mlp-wrong-input-size"),
+    pytest.param(lambda: sq.RNNTagger(1, 8)(torch.zeros(1, 5, 2)), ShapeError,
+                 "input_size=1), got (1, 5, 2): input_size is 2, expected 1",
+                 id="tagger-wrong-input-size"),
+    pytest.param(lambda: sq.RNNTagger(1, 0), ValueError,
+                 "hidden_size must be a positive integer, got 0", id="tagger-zero-hidden"),
+])
+def test_memory_experiment_rejects_bad_input(call, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        call()
 
 
 def test_step_mlp_has_no_memory_and_rnn_tagger_does():
@@ -122,12 +145,6 @@ def test_step_mlp_has_no_memory_and_rnn_tagger_does():
     logits, states = rnn(x, return_hidden=True)
     assert logits.shape == (1, 5, 1) and states.shape == (1, 5, 8)
     assert not torch.allclose(rnn(x)[:, 1:], rnn(x_changed)[:, 1:])
-    with pytest.raises(ShapeError, match="input_size=1"):
-        mlp(torch.zeros(1, 5, 2))
-    with pytest.raises(ShapeError, match="input_size=1"):
-        rnn(torch.zeros(1, 5, 2))
-    with pytest.raises(ValueError, match="hidden_size"):
-        sq.RNNTagger(1, 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,19 +166,40 @@ def test_rnn_step_matches_rnn_cell(nonlinearity):
     assert torch.allclose(sq.rnn_step(x, h, W_xh, W_hh, b, nonlinearity), cell(x, h), atol=1e-6)
 
 
-def test_rnn_step_rejects_bad_inputs():
-    _, W_xh, W_hh, b = _cell_and_weights()
-    x, h = torch.randn(5, 3), torch.randn(5, 4)
-    with pytest.raises(ValueError, match="nonlinearity"):
-        sq.rnn_step(x, h, W_xh, W_hh, b, "sigmoid")
-    with pytest.raises(ShapeError, match="input_size is 2, expected 3"):
-        sq.rnn_step(torch.randn(5, 2), h, W_xh, W_hh, b)
-    with pytest.raises(ShapeError, match="batch is 4, expected 5"):
-        sq.rnn_step(x, torch.randn(4, 4), W_xh, W_hh, b)
-    with pytest.raises(ShapeError, match="b_h"):
-        sq.rnn_step(x, h, W_xh, W_hh, torch.zeros(3))
-    with pytest.raises(TypeError, match="floating point"):
-        sq.rnn_step(x.long(), h, W_xh, W_hh, b)
+def _step(x=None, h=None, b=None, nonlinearity="tanh"):
+    """rnn_step on a (5, 3) input and (5, 4) state, with any argument replaced."""
+    _, W_xh, W_hh, b_h = _cell_and_weights()
+    x = torch.randn(5, 3) if x is None else x
+    h = torch.randn(5, 4) if h is None else h
+    return sq.rnn_step(x, h, W_xh, W_hh, b_h if b is None else b, nonlinearity)
+
+
+@pytest.mark.parametrize("call,error,message", [
+    pytest.param(lambda: _step(nonlinearity="sigmoid"), ValueError,
+                 "nonlinearity must be 'tanh' or 'relu', got 'sigmoid'", id="step-sigmoid"),
+    pytest.param(lambda: _step(x=torch.randn(5, 2)), ShapeError,
+                 "x_t must have shape (batch, input_size=3), got (5, 2)", id="step-x-width"),
+    pytest.param(lambda: _step(h=torch.randn(4, 4)), ShapeError,
+                 "h_prev must have shape (batch=5, hidden_size=4), got (4, 4)",
+                 id="step-h-batch"),
+    pytest.param(lambda: _step(b=torch.zeros(3)), ShapeError,
+                 "b_h must have shape (hidden_size=4), got (3,)", id="step-bias-length"),
+    pytest.param(lambda: _step(x=torch.ones(5, 3, dtype=torch.long)), TypeError,
+                 "x_t must be floating point (float32 or float64), got dtype torch.int64",
+                 id="step-integer-x"),
+    pytest.param(lambda: sq.count_parameters("rnn"), TypeError,
+                 "module must be a torch.nn.Module, got str", id="count-not-a-module"),
+    pytest.param(lambda: sq.window_mlp_param_count(0, 3, 8), ValueError,
+                 "seq_len must be a positive integer, got 0", id="window-zero-length"),
+    pytest.param(lambda: sq.input_sensitivity(nn.RNN(2, 5), 4), TypeError,
+                 "torch.nn.RNN with batch_first=True", id="sensitivity-time-major"),
+    pytest.param(lambda: sq.input_sensitivity(nn.LSTM(2, 5, batch_first=True), 4), TypeError,
+                 "rnn must be a single-layer, unidirectional torch.nn.RNN",
+                 id="sensitivity-lstm"),
+])
+def test_recurrence_rejects_bad_input(call, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        call()
 
 
 def test_unroll_matches_nn_rnn():
@@ -183,13 +221,9 @@ def test_parameter_counts():
     frozen = nn.Linear(2, 2)
     frozen.bias.requires_grad_(False)
     assert sq.count_parameters(frozen) == 4
-    with pytest.raises(TypeError, match="nn.Module"):
-        sq.count_parameters("rnn")
     mlp = nn.Sequential(nn.Linear(5 * 3, 8), nn.Tanh(), nn.Linear(8, 2))
     assert sq.window_mlp_param_count(5, 3, 8, 2) == sq.count_parameters(mlp)
     assert sq.window_mlp_param_count(6, 3, 8, 2) - sq.window_mlp_param_count(5, 3, 8, 2) == 24
-    with pytest.raises(ValueError, match="seq_len"):
-        sq.window_mlp_param_count(0, 3, 8)
 
 
 def test_input_sensitivity_matches_autograd_and_decays():
@@ -203,10 +237,6 @@ def test_input_sensitivity_matches_autograd_and_decays():
     want = jac[:, :, 0, 0, :].pow(2).sum(dim=(1, 2)).sqrt()
     assert torch.allclose(sens.float(), want, rtol=1e-4, atol=1e-7)
     assert sens[-1] < sens[0]
-    with pytest.raises(TypeError, match="batch_first"):
-        sq.input_sensitivity(nn.RNN(2, 5), 4)
-    with pytest.raises(TypeError, match="single-layer"):
-        sq.input_sensitivity(nn.LSTM(2, 5, batch_first=True), 4)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,17 +277,25 @@ def test_pattern_rnn_semantics():
     assert not torch.allclose(nm(x, n_out=3), nm(x_other, n_out=3))
 
 
-def test_pattern_rnn_errors():
-    with pytest.raises(ValueError, match="pattern must be one of"):
-        sq.PatternRNN("2:3", 3, 6, 2)
-    with pytest.raises(ValueError, match="n_out must be a positive integer"):
-        sq.PatternRNN("1:N", 3, 6, 2)(torch.randn(4, 3))
-    with pytest.raises(ValueError, match="only used by patterns 1:N and N:M"):
-        sq.PatternRNN("N:1", 3, 6, 2)(torch.randn(4, 7, 3), n_out=2)
-    with pytest.raises(ShapeError, match="2 dimensions"):
-        sq.PatternRNN("1:1", 3, 6, 2)(torch.randn(4, 7, 3))
-    with pytest.raises(ShapeError, match="input_size is 4, expected 3"):
-        sq.PatternRNN("N:N", 3, 6, 2)(torch.randn(4, 7, 4))
+@pytest.mark.parametrize("call,error,message", [
+    pytest.param(lambda: sq.PatternRNN("2:3", 3, 6, 2), ValueError,
+                 "pattern must be one of ['1:1', '1:N', 'N:1', 'N:N', 'N:M'], got '2:3'",
+                 id="unknown-pattern"),
+    pytest.param(lambda: sq.PatternRNN("1:N", 3, 6, 2)(torch.randn(4, 3)), ValueError,
+                 "n_out must be a positive integer, got None", id="1:N-without-n_out"),
+    pytest.param(lambda: sq.PatternRNN("N:1", 3, 6, 2)(torch.randn(4, 7, 3), n_out=2),
+                 ValueError, "n_out is only used by patterns 1:N and N:M, not N:1",
+                 id="N:1-with-n_out"),
+    pytest.param(lambda: sq.PatternRNN("1:1", 3, 6, 2)(torch.randn(4, 7, 3)), ShapeError,
+                 "x must have 2 dimensions (batch, input_size=3), got shape (4, 7, 3)",
+                 id="1:1-given-a-sequence"),
+    pytest.param(lambda: sq.PatternRNN("N:N", 3, 6, 2)(torch.randn(4, 7, 4)), ShapeError,
+                 "input_size=3), got (4, 7, 4): input_size is 4, expected 3",
+                 id="N:N-wrong-input-size"),
+])
+def test_pattern_rnn_errors(call, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        call()
 
 
 def test_io_patterns_table():

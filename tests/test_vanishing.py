@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -18,22 +19,22 @@ def make_rnn(nonlinearity: str = "tanh", hidden: int = 8, seed: int = 0) -> nn.R
     return nn.RNN(2, hidden, batch_first=True, nonlinearity=nonlinearity).double()
 
 
-def test_unroll_matches_torch_rnn() -> None:
+def test_hidden_states_match_torch_rnn() -> None:
     for nl in ("tanh", "relu"):
         rnn = make_rnn(nl)
         x = torch.randn(3, 7, 2, dtype=torch.float64)
         out, _ = rnn(x)
-        states = V.unroll(rnn, x)
+        states = V.hidden_states(rnn, x)
         assert len(states) == 8
         torch.testing.assert_close(torch.stack(states[1:], dim=1), out)
 
 
-def test_unroll_time_major() -> None:
+def test_hidden_states_time_major() -> None:
     torch.manual_seed(0)
     rnn = nn.RNN(2, 4).double()
     x = torch.randn(5, 3, 2, dtype=torch.float64)
     out, _ = rnn(x)
-    torch.testing.assert_close(torch.stack(V.unroll(rnn, x)[1:], dim=0), out)
+    torch.testing.assert_close(torch.stack(V.hidden_states(rnn, x)[1:], dim=0), out)
 
 
 def test_gradient_norms_match_jacobian_products() -> None:
@@ -46,7 +47,8 @@ def test_gradient_norms_match_jacobian_products() -> None:
     want = (products.transpose(1, 2) @ torch.ones(6, dtype=torch.float64)).norm(dim=-1)
     torch.testing.assert_close(V.gradient_norms_by_lag(rnn, x), want)
     # and autograd through an explicit vector-Jacobian product
-    states = V.unroll(rnn, x, h0=torch.zeros(1, 6, dtype=torch.float64, requires_grad=True))
+    states = V.hidden_states(rnn, x,
+                             h0=torch.zeros(1, 6, dtype=torch.float64, requires_grad=True))
     grads = torch.autograd.grad(states[-1].sum(), states[3])[0]
     torch.testing.assert_close(grads[0], products[3].T @ torch.ones(6, dtype=torch.float64))
 
@@ -56,7 +58,7 @@ def test_step_jacobian_is_autograd_jacobian() -> None:
         rnn = make_rnn("tanh" if nl == "sigmoid" else nl, hidden=5)
         x = torch.randn(1, 4, 2, dtype=torch.float64)
         jac = V.step_jacobians(rnn, x, nonlinearity=nl)
-        states = V.unroll(rnn, x, nonlinearity=nl)
+        states = V.hidden_states(rnn, x, nonlinearity=nl)
         f = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}[nl]
         drive = x[0, 2] @ rnn.weight_ih_l0.T + rnn.bias_ih_l0 + rnn.bias_hh_l0
 
@@ -107,8 +109,8 @@ def test_initialisers() -> None:
     V.identity_init_(rnn)
     assert torch.equal(rnn.weight_hh_l0.detach(), torch.eye(12))
     assert not rnn.bias_hh_l0.any() and not rnn.bias_ih_l0.any()
-    a = V.orthogonal_(6, generator=torch.Generator().manual_seed(0))
-    b = V.orthogonal_(6, generator=torch.Generator().manual_seed(0))
+    a = V.random_orthogonal(6, generator=torch.Generator().manual_seed(0))
+    b = V.random_orthogonal(6, generator=torch.Generator().manual_seed(0))
     assert torch.equal(a, b)
 
 
@@ -143,54 +145,114 @@ def test_threshold_and_divergence_helpers() -> None:
     assert V.first_divergence([1.0, 2.0]) is None
 
 
-def test_input_gradient_norms() -> None:
-    torch.manual_seed(0)
+class _LastState(nn.Module):
+    """``head(h_T)`` of a single-layer ``nn.RNN``: a fused module, whose states autograd hides."""
 
-    class Last(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.rnn = nn.RNN(2, 4, batch_first=True)
-            self.head = nn.Linear(4, 1)
+    def __init__(self, rnn: nn.RNN) -> None:
+        super().__init__()
+        self.rnn, self.head = rnn, nn.Linear(rnn.hidden_size, 1).to(rnn.weight_hh_l0.dtype)
 
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.head(self.rnn(x)[0][:, -1])
-
-    model = Last()
-    x, y = torch.randn(3, 6, 2), torch.randn(3, 1)
-    norms = V.input_gradient_norms(model, x, y)
-    assert norms.shape == (6,)
-    xs = x.clone().requires_grad_(True)
-    nn.functional.mse_loss(model(xs), y, reduction="sum").backward()
-    torch.testing.assert_close(norms, xs.grad.norm(dim=-1).mean(0))
-    assert model.rnn.weight_hh_l0.grad is not None  # it ran a real backward pass
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.rnn(x)[0][:, -1])
 
 
-def test_bad_inputs() -> None:
-    rnn = make_rnn()
-    with pytest.raises(ShapeError, match="input_size=2"):
-        V.unroll(rnn, torch.randn(2, 5, 3, dtype=torch.float64))
-    with pytest.raises(TypeError, match="nn.RNN"):
-        V.unroll(nn.GRU(2, 4), torch.randn(2, 5, 2))
-    with pytest.raises(ValueError, match="single-layer"):
-        V.set_spectral_radius_(nn.RNN(2, 4, num_layers=2), 0.9)
-    with pytest.raises(ValueError, match="nonlinearity"):
-        V.pascanu_condition(torch.eye(3), "softplus")
-    with pytest.raises(ValueError, match="square"):
-        V.largest_singular_value(torch.ones(2, 3))
-    with pytest.raises(ValueError, match="radius"):
-        V.set_spectral_radius_(rnn, -1.0)
-    with pytest.raises(ShapeError, match="batch=1"):
-        V.jacobian_products(rnn, torch.randn(2, 5, 2, dtype=torch.float64))
-    with pytest.raises(ValueError, match="max_norm"):
-        V.clip_by_norm([torch.ones(2)], 0.0)
-    with pytest.raises(ValueError, match="clip_value"):
-        V.clip_by_value([torch.ones(2)], -1.0)
-    with pytest.raises(TypeError, match="tensor"):
-        V.global_norm([])
-    with pytest.raises(ValueError, match="finite"):
-        V.suggest_clip_threshold([float("nan")])
-    with pytest.raises(ValueError, match="size"):
-        V.orthogonal_(0)
+def test_input_gradient_norms_closed_form_linear_rnn() -> None:
+    # One unit, ReLU, no bias, positive weights and inputs: every a_t > 0, so the RNN is linear,
+    # h_T = sum_t w^(T-t) u x_t, and with L = sum_b (c h_T + d - y)^2,
+    # dL/dx_t = 2 (c h_T + d - y) c u w^(T-t).
+    u, w, c, d, steps = 0.7, 0.9, 1.3, -0.2, 6
+    rnn = nn.RNN(1, 1, batch_first=True, nonlinearity="relu", bias=False).double()
+    model = _LastState(rnn)
+    with torch.no_grad():
+        rnn.weight_ih_l0.fill_(u)
+        rnn.weight_hh_l0.fill_(w)
+        model.head.weight.fill_(c)
+        model.head.bias.fill_(d)
+    x = 0.1 + torch.rand(3, steps, 1, dtype=torch.float64,
+                         generator=torch.Generator().manual_seed(0))
+    y = torch.tensor([[0.5], [-1.0], [2.0]], dtype=torch.float64)
+    powers = w ** torch.arange(steps - 1, -1, -1, dtype=torch.float64)      # w^(T-t), t = 1..T
+    h_T = u * (x[..., 0] * powers).sum(dim=1)
+    residual = c * h_T + d - y[:, 0]                                        # (batch,)
+    want = (2 * residual[:, None] * c * u * powers).abs().mean(dim=0)
+    torch.testing.assert_close(V.input_gradient_norms(model, x, y), want)
+
+
+def test_input_gradient_norms_match_jacobian_products() -> None:
+    # dh_T/dx_t = P_t diag(1 - h_t^2) W_ih with P_t = dh_T/dh_t from the explicit products;
+    # L = (head(h_T) - y)^2, so dL/dx_t = (dh_T/dx_t)^T 2 (head(h_T) - y) c.
+    rnn = make_rnn("tanh", hidden=5)
+    model = _LastState(rnn)
+    x = torch.randn(1, 7, 2, dtype=torch.float64)
+    y = torch.tensor([[0.3]], dtype=torch.float64)
+    with torch.no_grad():
+        states = V.hidden_states(rnn, x)
+        residual = model.head(states[-1]) - y                               # (1, 1)
+        dl_dh_T = 2 * residual[0, 0] * model.head.weight[0]                 # (hidden,)
+        products = V.jacobian_products(rnn, x)                              # (T+1, H, H)
+        want = torch.stack([
+            ((products[t] * (1 - states[t][0] ** 2)) @ rnn.weight_ih_l0).T @ dl_dh_T
+            for t in range(1, 8)]).norm(dim=-1)
+    torch.testing.assert_close(V.input_gradient_norms(model, x, y), want)
+
+
+def _rnn() -> nn.RNN:
+    return make_rnn()                                   # nn.RNN(2, 8, batch_first=True)
+
+
+def _x(*shape: int) -> torch.Tensor:
+    return torch.randn(*shape, dtype=torch.float64)
+
+
+_BAD_INPUTS = [
+    pytest.param(lambda: V.hidden_states(_rnn(), _x(2, 5, 3)), ShapeError,
+                 "input_size=2), got (2, 5, 3): input_size is 3, expected 2",
+                 id="x-wrong-input-size"),
+    pytest.param(lambda: V.hidden_states(_rnn(), _x(2, 5, 2), h0=_x(3, 8)), ShapeError,
+                 "h0 must have shape (batch=2, hidden_size=8), got (3, 8)", id="h0-wrong-batch"),
+    pytest.param(lambda: V.hidden_states(nn.GRU(2, 4), torch.randn(2, 5, 2)), TypeError,
+                 "rnn must be a torch.nn.RNN, got GRU", id="not-an-rnn"),
+    pytest.param(lambda: V.set_spectral_radius_(nn.RNN(2, 4, num_layers=2), 0.9), ValueError,
+                 "single-layer, unidirectional nn.RNN; got num_layers=2, bidirectional=False",
+                 id="two-layers"),
+    pytest.param(lambda: V.orthogonal_init_(nn.RNN(2, 4, bidirectional=True)), ValueError,
+                 "single-layer, unidirectional nn.RNN; got num_layers=1, bidirectional=True",
+                 id="bidirectional"),
+    pytest.param(lambda: V.pascanu_condition(torch.eye(3), "softplus"), ValueError,
+                 "nonlinearity must be one of ['relu', 'sigmoid', 'tanh'], got 'softplus'",
+                 id="unknown-nonlinearity"),
+    pytest.param(lambda: V.largest_singular_value(torch.ones(2, 3)), ValueError,
+                 "matrix must be square (hidden_size, hidden_size), got shape (2, 3)",
+                 id="non-square-matrix"),
+    pytest.param(lambda: V.set_spectral_radius_(_rnn(), -1.0), ValueError,
+                 "radius must be a positive number, got -1.0", id="negative-radius"),
+    pytest.param(lambda: V.jacobian_products(_rnn(), _x(2, 5, 2)), ShapeError,
+                 "x must have shape (batch=1, seq_len, input_size), got (2, 5, 2)",
+                 id="jacobians-of-a-batch"),
+    pytest.param(lambda: V.gradient_norms_by_lag(_rnn(), _x(2, 5, 2), loss_fn=lambda h: h),
+                 ValueError, "loss_fn must return a scalar, got shape (2, 8)",
+                 id="loss-not-scalar"),
+    pytest.param(lambda: V.clip_by_norm([torch.ones(2)], 0.0), ValueError,
+                 "max_norm must be positive, got 0.0", id="max-norm-zero"),
+    pytest.param(lambda: V.clip_by_value([torch.ones(2)], -1.0), ValueError,
+                 "clip_value must be positive, got -1.0", id="clip-value-negative"),
+    pytest.param(lambda: V.global_norm([]), TypeError,
+                 "grads must be a tensor or a non-empty sequence of tensors", id="no-gradients"),
+    pytest.param(lambda: V.cosine_similarity([torch.ones(2)], [torch.ones(3)]), ValueError,
+                 "the gradients have different sizes: 2 and 3", id="cosine-sizes-differ"),
+    pytest.param(lambda: V.suggest_clip_threshold([float("nan")]), ValueError,
+                 "grad_norms holds no finite value", id="threshold-all-nan"),
+    pytest.param(lambda: V.suggest_clip_threshold([1.0], multiple=0), ValueError,
+                 "multiple must be positive, got 0", id="threshold-multiple-zero"),
+    pytest.param(lambda: V.random_orthogonal(0), ValueError,
+                 "size must be a positive integer, got 0", id="orthogonal-size-zero"),
+]
+
+
+@pytest.mark.parametrize("call,error,message", _BAD_INPUTS)
+def test_bad_inputs(call, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        call()
 
 
 # ------------------------------------------------------------------------ self-checks
@@ -219,7 +281,7 @@ def test_check_clip_by_norm() -> None:
 
 
 def test_check_orthogonal() -> None:
-    assert ch04.check_orthogonal(V.orthogonal_)
+    assert ch04.check_orthogonal(V.random_orthogonal)
     assert not ch04.check_orthogonal(lambda n, g, gen: g * torch.eye(n))
     wrong = ch04.check_orthogonal(lambda n, g, gen: torch.randn(n, n, generator=gen))
     assert not wrong and "Q^T Q" in wrong.message
