@@ -102,6 +102,18 @@ def _check_like(value: torch.Tensor, name: str, param: torch.Tensor) -> None:
                          f"module.to('{value.device}'))")
 
 
+def _state_tuple(hx: Any, names: Sequence[str]) -> tuple[Any, ...]:
+    """``hx`` as a tuple of one entry per state name (a bare tensor when there is one)."""
+    if len(names) == 1:
+        return (hx,)
+    if isinstance(hx, (tuple, list)) and len(hx) == len(names):
+        return tuple(hx)
+    got = (f"a {type(hx).__name__} of length {len(hx)}" if isinstance(hx, (tuple, list))
+           else type(hx).__name__)
+    raise TypeError(f"the state must be a tuple ({', '.join(names)}) of {len(names)} tensors, "
+                    f"got {got}")
+
+
 def check_rnn_call(input: Any, hx: Any, *, input_size: int, hidden_size: int,
                    num_states: int, batch_first: bool, state_names: Sequence[str],
                    param: torch.Tensor) -> tuple[bool, tuple[torch.Tensor, ...] | None]:
@@ -138,15 +150,7 @@ def check_rnn_call(input: Any, hx: Any, *, input_size: int, hidden_size: int,
     if hx is None:
         return batched, None
     names = [f"{n}_0" for n in state_names]
-    if len(names) == 1:
-        states = (hx,)
-    elif isinstance(hx, (tuple, list)) and len(hx) == len(names):
-        states = tuple(hx)
-    else:
-        got = (f"a {type(hx).__name__} of length {len(hx)}" if isinstance(hx, (tuple, list))
-               else type(hx).__name__)
-        raise TypeError(f"the state must be a tuple ({', '.join(names)}) of {len(names)} "
-                        f"tensors, got {got}")
+    states = _state_tuple(hx, names)
     batch = input.shape[0 if batch_first else 1] if batched else None
     dims = (("num_layers*num_directions", "batch", "hidden_size") if batched
             else ("num_layers*num_directions", "hidden_size"))
@@ -187,15 +191,7 @@ def check_cell_call(input: Any, hx: Any, *, input_size: int, hidden_size: int,
     _check_like(input, "input", param)
     if hx is None:
         return batched, None
-    if len(state_names) == 1:
-        states = (hx,)
-    elif isinstance(hx, (tuple, list)) and len(hx) == len(state_names):
-        states = tuple(hx)
-    else:
-        got = (f"a {type(hx).__name__} of length {len(hx)}" if isinstance(hx, (tuple, list))
-               else type(hx).__name__)
-        raise TypeError(f"the state must be a tuple ({', '.join(state_names)}) of "
-                        f"{len(state_names)} tensors, got {got}")
+    states = _state_tuple(hx, state_names)
     sdims = ("batch", "hidden_size") if batched else ("hidden_size",)
     sizes = {"hidden_size": hidden_size, **({"batch": input.shape[0]} if batched else {})}
     for name, state in zip(state_names, states):
