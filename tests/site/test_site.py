@@ -42,7 +42,7 @@ def _open(browser, url):
 
 def test_site_has_the_expected_pages():
     for name in ("book/intro.html", "book/how_to_use.html", "book/glossary.html", "book/faq.html",
-                 "book/bibliography.html"):
+                 "book/bibliography.html", "book/math_refresher.html"):
         assert name in PAGES
     stems = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}
     assert {Path(p).stem for p in NOTEBOOK_PAGES} == stems
@@ -100,3 +100,13 @@ def test_every_page_has_a_title_and_no_raw_directives():
             continue
         assert "<title>" in text
         assert not re.search(r"```\{(exercise|solution|bibliography)", text), name
+
+
+TQDM_BAR = re.compile(r"\d+/\d+ \[\d+:\d+")  # "40/40 [00:01<00:00, 30.1it/s]"
+
+
+@pytest.mark.parametrize("name", NOTEBOOK_PAGES)
+def test_no_progress_bars_on_the_website(name):
+    # book/_ext/quiet_progress.py switches runtime.progress off while the book executes
+    bars = TQDM_BAR.findall((HTML / name).read_text())
+    assert bars == [], f"{len(bars)} progress-bar lines on {name}, e.g. {bars[0]!r}"
