@@ -23,6 +23,8 @@ Notebooks assert their own reference solutions with ``assert check_x(solution)``
 from __future__ import annotations
 
 import functools
+import json
+import os
 import random
 import traceback
 from collections.abc import Callable, Iterator
@@ -49,6 +51,7 @@ class CheckResult:
     name: str
     passed: bool
     message: str
+    attempted: bool = True  # False when the learner's code still raises NotImplementedError
 
     def __bool__(self) -> bool:
         return self.passed
@@ -122,7 +125,9 @@ def self_check(name: str) -> Callable[[Callable[..., None]], Callable[..., Check
         @functools.wraps(check)
         def run(*args: Any, **kwargs: Any) -> CheckResult:
             with _preserved_random_state():
-                return _outcome(*args, **kwargs)
+                result = _outcome(*args, **kwargs)
+            _record(check, result)
+            return result
 
         def _outcome(*args: Any, **kwargs: Any) -> CheckResult:
             try:
@@ -131,7 +136,7 @@ def self_check(name: str) -> Callable[[Callable[..., None]], Callable[..., Check
                 return CheckResult(name, False, str(failure))
             except NotImplementedError:
                 return CheckResult(name, False, "not implemented yet: replace the "
-                                   "`raise NotImplementedError` with your code")
+                                   "`raise NotImplementedError` with your code", attempted=False)
             except Exception as exc:  # the learner's code crashed: say where, not a traceback
                 return CheckResult(name, False, f"your code raised {type(exc).__name__}: "
                                    f"{exc}{_where_it_failed(exc)}")
@@ -140,6 +145,28 @@ def self_check(name: str) -> Callable[[Callable[..., None]], Callable[..., Check
         return run
 
     return decorate
+
+
+GRADE_LOG = "RNNCOURSE_GRADE_LOG"
+
+
+def _record(check: Callable[..., None], result: CheckResult) -> None:
+    """Append the result to the file named by ``$RNNCOURSE_GRADE_LOG``, when it is set.
+
+    The course's grader (:mod:`rnncourse.instructor.grading`) sets it in the kernel that runs
+    a submission; learners never need it. A log that cannot be written is ignored: a check
+    never raises.
+    """
+    path = os.environ.get(GRADE_LOG)
+    if not path:
+        return
+    entry = {"check": f"{check.__module__}.{check.__name__}", "name": result.name,
+             "passed": result.passed, "attempted": result.attempted, "message": result.message}
+    try:
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    except OSError:
+        pass
 
 
 def init_parameters(module: torch.nn.Module, generator: torch.Generator,

@@ -1,0 +1,5 @@
+import sys
+
+from rnncourse.instructor.cli import main
+
+sys.exit(main())
