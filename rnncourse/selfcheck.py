@@ -26,6 +26,8 @@ import functools
 import json
 import os
 import random
+import signal
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -118,8 +120,44 @@ def _preserved_random_state() -> Iterator[None]:
         np.random.set_state(numpy_state)
 
 
-def self_check(name: str) -> Callable[[Callable[..., None]], Callable[..., CheckResult]]:
-    """Turn a function that raises on a wrong answer into a check returning a CheckResult."""
+class CheckTimeout(Exception):
+    """The learner's code ran past the check's time limit."""
+
+
+@contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`CheckTimeout` in the main thread after ``seconds`` (Unix only).
+
+    Does nothing where that is impossible (Windows, a non-main thread) or when the program
+    already uses the real-time alarm, which it must keep.
+    """
+    usable = (seconds and hasattr(signal, "SIGALRM")
+              and threading.current_thread() is threading.main_thread()
+              and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+              and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN, None))
+    if not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise CheckTimeout(f"your code ran longer than {seconds:g} s (an endless loop?)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def self_check(name: str, time_limit: float | None = 60
+               ) -> Callable[[Callable[..., None]], Callable[..., CheckResult]]:
+    """Turn a function that raises on a wrong answer into a check returning a CheckResult.
+
+    ``time_limit``: seconds the check (with the learner's code it calls) may run before it
+    fails with "your code ran longer than ..." instead of hanging the notebook (Unix).
+    """
 
     def decorate(check: Callable[..., None]) -> Callable[..., CheckResult]:
         @functools.wraps(check)
@@ -131,7 +169,10 @@ def self_check(name: str) -> Callable[[Callable[..., None]], Callable[..., Check
 
         def _outcome(*args: Any, **kwargs: Any) -> CheckResult:
             try:
-                check(*args, **kwargs)
+                with _time_limit(time_limit):
+                    check(*args, **kwargs)
+            except CheckTimeout as timeout:
+                return CheckResult(name, False, str(timeout))
             except CheckFailed as failure:
                 return CheckResult(name, False, str(failure))
             except NotImplementedError:

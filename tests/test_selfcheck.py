@@ -291,3 +291,46 @@ def test_check_failed_is_not_reported_as_a_crash():
         raise CheckFailed("plain message")
 
     assert check(None).message == "plain message"
+
+
+def test_unimplemented_is_not_attempted_and_others_are():
+    def stub(v):
+        raise NotImplementedError
+
+    assert check_double(stub).attempted is False
+    assert check_double(lambda v: v).attempted and check_double(lambda v: 2 * v).attempted
+
+
+def test_an_endless_loop_in_the_learners_code_fails_after_the_time_limit():
+    import signal
+    import time
+
+    @self_check("Exercise 0.3: loops", time_limit=0.3)
+    def check_loop(fn):
+        fn()
+
+    def endless():
+        while True:
+            pass
+
+    start = time.perf_counter()
+    result = check_loop(endless)
+    assert not result and "longer than 0.3 s" in result.message
+    assert time.perf_counter() - start < 5
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # the alarm is cleared
+    assert signal.getsignal(signal.SIGALRM) == signal.SIG_DFL  # and its handler restored
+    assert check_loop(lambda: None)  # a quick answer passes
+
+
+def test_the_grade_log_records_each_verdict(tmp_path, monkeypatch):
+    import json
+
+    log = tmp_path / "checks.jsonl"
+    monkeypatch.setenv("RNNCOURSE_GRADE_LOG", str(log))
+    check_double(lambda v: 2 * v)
+    check_double(lambda v: v)
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [e["passed"] for e in entries] == [True, False]
+    assert entries[0]["check"].endswith("test_selfcheck.check_double")
+    monkeypatch.setenv("RNNCOURSE_GRADE_LOG", str(tmp_path / "missing" / "x.jsonl"))
+    assert check_double(lambda v: 2 * v)  # an unwritable log never raises
