@@ -133,3 +133,17 @@ def test_citations_use_the_chapter_prefix_and_exist(path):
         assert key.startswith(prefix), f"{path.name}: cite {key!r} without the {prefix} prefix"
         assert key[len(prefix):] in BIB_KEYS, f"{path.name}: {key!r} is not in references.bib"
     assert f":keyprefix: {prefix}" in text, f"{path.name}: bibliography lacks :keyprefix: {prefix}"
+
+
+def test_the_github_workflows_run_the_readme_commands():
+    workflows = ROOT / ".github" / "workflows"
+    steps = {name: [step.get("run", "") for job in yaml.safe_load(
+        (workflows / f"{name}.yml").read_text())["jobs"].values() for step in job["steps"]]
+        for name in ("test", "pages")}
+    readme = (ROOT / "README.md").read_text()
+    assert "./scripts/test" in readme and "./scripts/book" in readme
+    assert "./scripts/test" in steps["test"]
+    assert steps["pages"].index("./scripts/test") < steps["pages"].index("./scripts/book")
+    pages = (workflows / "pages.yml").read_text()
+    assert "path: _build/html" in pages and "actions/deploy-pages" in pages
+    assert "branches: [main]" in pages
