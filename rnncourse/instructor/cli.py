@@ -4,6 +4,7 @@
     rnncourse student notebooks/06_gru.ipynb -o student/ [--only ch06-gru-step] [--nbgrader]
     rnncourse solutions notebooks/*.ipynb -o solutions/
     rnncourse grade submissions/ --course notebooks/ -o grades/
+    rnncourse examples notebooks/06_gru.ipynb -o submissions/ -n 30   # to try the grader
 
 (``python -m rnncourse.instructor`` is the same command.)
 """
@@ -87,6 +88,14 @@ def _grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _examples(args: argparse.Namespace) -> int:
+    from rnncourse.instructor.examples import example_submissions
+
+    plan = example_submissions(args.notebook, args.out, n=args.n, seed=args.seed)
+    print(f"{len(plan)} example submissions in {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rnncourse", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -118,6 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sandbox", action="store_true",
                    help="require namespace isolation (fail if unavailable)")
     p.set_defaults(run=_grade)
+
+    p = commands.add_parser("examples", help="write example submissions to try the grader")
+    p.add_argument("notebook", type=Path, help="a course notebook")
+    p.add_argument("-o", "--out", type=Path, required=True)
+    p.add_argument("-n", type=int, default=30, help="number of submissions (30)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_examples)
 
     args = parser.parse_args(argv)
     try:

@@ -42,7 +42,8 @@ def _open(browser, url):
 
 def test_site_has_the_expected_pages():
     for name in ("book/intro.html", "book/how_to_use.html", "book/glossary.html", "book/faq.html",
-                 "book/bibliography.html", "book/math_refresher.html"):
+                 "book/bibliography.html", "book/math_refresher.html",
+                 "book/instructors.html"):
         assert name in PAGES
     stems = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}
     assert {Path(p).stem for p in NOTEBOOK_PAGES} == stems
