@@ -6,11 +6,12 @@ Contents, in the order the chapter uses them:
 - toy sequential data: :func:`encode_text`, :func:`toy_speech`, :func:`toy_time_series`,
   :func:`toy_melody` and :func:`piano_roll`;
 - the memory experiment: :func:`running_parity` (a task whose answer at step ``t`` depends on
-  every earlier input), :func:`memoryless_baseline` (the best any per-step model can do),
+  every input so far), :func:`memoryless_baseline` (the best any per-step model can do),
   :class:`StepMLP` and :class:`RNNTagger` (trained with :func:`rnncourse.training.fit`);
-- the recurrence ``h_t = tanh(W_xh x_t + W_hh h_{t-1} + b_h)``: :func:`rnn_step`,
-  :func:`unroll`, :func:`count_parameters`, :func:`window_mlp_param_count`,
-  :func:`input_sensitivity`;
+- the recurrence ``h_t = tanh(W_ih x_t + W_hh h_{t-1} + b)`` (textbooks write ``W_xh`` for
+  PyTorch's ``W_ih``; see ``book/glossary.md``): :func:`rnn_step`, :func:`unroll`,
+  :func:`count_parameters`, :func:`window_mlp_param_count`;
+- forgetting: :func:`input_sensitivity` and :func:`decay_per_step`;
 - the input/output patterns: :data:`IO_PATTERNS` and :class:`PatternRNN`;
 - diagrams: :func:`draw_unrolled`, :func:`draw_folded`, :func:`folded_unrolled_figure` and
   :func:`io_patterns_figure`.
@@ -34,6 +35,7 @@ __all__ = [
     "encode_text", "toy_speech", "toy_time_series", "toy_melody", "piano_roll",
     "running_parity", "Baseline", "memoryless_baseline", "StepMLP", "RNNTagger",
     "rnn_step", "unroll", "count_parameters", "window_mlp_param_count", "input_sensitivity",
+    "decay_per_step",
     "IOPattern", "IO_PATTERNS", "PatternRNN", "draw_unrolled", "draw_folded",
     "folded_unrolled_figure", "io_patterns_figure",
 ]
@@ -146,9 +148,11 @@ def running_parity(batch_size: int, seq_len: int, generator: torch.Generator | N
                    device: torch.device | str | None = None) -> tuple[Tensor, Tensor]:
     """Draw random bit strings and their running parity.
 
-    ``y_t = (x_1 + ... + x_t) mod 2``: the answer at step ``t`` is 1 when an odd number of ones
-    has been seen so far. For ``t >= 2`` it is independent of ``x_t`` alone, so a model that
-    sees one step at a time cannot beat a coin flip there; one bit of memory solves it.
+    ``y_t = (x_1 + ... + x_t) mod 2 = x_t XOR y_{t-1}`` (with ``y_0 = 0``): the answer at step
+    ``t`` is 1 when an odd number of ones has been seen so far, *including* ``x_t``. For
+    ``t >= 2`` the earlier parity ``y_{t-1}`` is a fair coin independent of ``x_t``, so
+    ``y_t`` is too: a model that sees one step at a time cannot beat a coin flip there, while
+    one bit of memory (flip it when a 1 arrives) solves it.
 
     Returns:
         ``(x, y)``: ``x`` float32 of shape ``(batch_size, seq_len, 1)`` with values in {0, 1},
@@ -252,34 +256,42 @@ class RNNTagger(nn.Module):
 _ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"tanh": torch.tanh, "relu": torch.relu}
 
 
-def rnn_step(x_t: Tensor, h_prev: Tensor, W_xh: Tensor, W_hh: Tensor, b_h: Tensor,
+def rnn_step(x_t: Tensor, h_prev: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias: Tensor,
              nonlinearity: str = "tanh") -> Tensor:
     r"""One step of the Elman recurrence, batched.
 
-    .. math:: h_t = f(W_{xh} x_t + W_{hh} h_{t-1} + b_h)
+    .. math:: h_t = f(W_{ih} x_t + W_{hh} h_{t-1} + b)
+
+    (textbooks write :math:`W_{xh}` for :math:`W_{ih}` and :math:`b_h` for :math:`b`).
 
     Args:
         x_t: ``(batch, input_size)``; h_prev: ``(batch, hidden_size)``.
-        W_xh: ``(hidden_size, input_size)``; W_hh: ``(hidden_size, hidden_size)``;
-        b_h: ``(hidden_size,)`` (``torch.nn.RNNCell`` splits it as ``b_ih + b_hh``).
+        weight_ih: ``(hidden_size, input_size)``; weight_hh: ``(hidden_size, hidden_size)``;
+        bias: ``(hidden_size,)``, one vector (``torch.nn.RNNCell`` splits it as
+            ``bias_ih + bias_hh``).
         nonlinearity: ``"tanh"`` or ``"relu"``, as in ``torch.nn.RNN``.
 
     Returns:
         ``h_t`` of shape ``(batch, hidden_size)``.
+
+    Example::
+
+        cell = torch.nn.RNNCell(3, 4)
+        h = rnn_step(x, h, cell.weight_ih, cell.weight_hh, cell.bias_ih + cell.bias_hh)
     """
     if nonlinearity not in _ACTIVATIONS:
         raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-    check_array(W_hh, "W_hh", ("hidden_size", "hidden_size"))
-    hidden = W_hh.shape[0]
-    check_array(W_xh, "W_xh", ("hidden_size", "input_size"), {"hidden_size": hidden})
-    check_array(b_h, "b_h", ("hidden_size",), {"hidden_size": hidden})
-    check_array(x_t, "x_t", ("batch", "input_size"), {"input_size": W_xh.shape[1]})
+    check_array(weight_hh, "weight_hh", ("hidden_size", "hidden_size"))
+    hidden = weight_hh.shape[0]
+    check_array(weight_ih, "weight_ih", ("hidden_size", "input_size"), {"hidden_size": hidden})
+    check_array(bias, "bias", ("hidden_size",), {"hidden_size": hidden})
+    check_array(x_t, "x_t", ("batch", "input_size"), {"input_size": weight_ih.shape[1]})
     check_array(h_prev, "h_prev", ("batch", "hidden_size"),
                 {"batch": x_t.shape[0], "hidden_size": hidden})
-    return _ACTIVATIONS[nonlinearity](x_t @ W_xh.T + h_prev @ W_hh.T + b_h)
+    return _ACTIVATIONS[nonlinearity](x_t @ weight_ih.T + h_prev @ weight_hh.T + bias)
 
 
-def unroll(x: Tensor, h0: Tensor, W_xh: Tensor, W_hh: Tensor, b_h: Tensor,
+def unroll(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias: Tensor,
            nonlinearity: str = "tanh") -> Tensor:
     """Apply :func:`rnn_step` along the sequence with the *same* weights at every step.
 
@@ -293,7 +305,7 @@ def unroll(x: Tensor, h0: Tensor, W_xh: Tensor, W_hh: Tensor, b_h: Tensor,
     check_array(x, "x", ("batch", "seq_len", "input_size"))
     h, states = h0, []
     for x_t in x.unbind(1):  # not x[:, t]: indexing makes backward quadratic in the length
-        h = rnn_step(x_t, h, W_xh, W_hh, b_h, nonlinearity)
+        h = rnn_step(x_t, h, weight_ih, weight_hh, bias, nonlinearity)
         states.append(h)
     return torch.stack(states, dim=1)
 
@@ -317,29 +329,50 @@ def window_mlp_param_count(seq_len: int, input_size: int, hidden_size: int,
     return (seq_len * input_size + 1) * hidden_size + (hidden_size + 1) * output_size
 
 
-def input_sensitivity(rnn: nn.RNN, seq_len: int, generator: torch.Generator | None = None
-                      ) -> Tensor:
-    """How strongly the first input still moves the hidden state ``t`` steps later.
+def input_sensitivity(rnn: nn.RNN, x: Tensor) -> Tensor:
+    r"""How strongly the first input still moves the hidden state ``t`` steps later.
 
-    Feeds one random sequence (batch 1) through a single-layer, unidirectional, batch-first
-    ``rnn`` and returns ``||d h_t / d x_1||_F`` (Frobenius norm of the Jacobian) for
-    ``t = 1 .. seq_len``, shape ``(seq_len,)``. Uses forward-mode differentiation: one pass per
-    input feature gives one column of every Jacobian at once.
+    Runs a single-layer, unidirectional, batch-first ``rnn`` on ``x`` (shape
+    ``(batch, seq_len, input_size)``, from ``h_0 = 0``) and returns, for ``t = 1 .. seq_len``,
+
+    .. math:: s_t = \Big(\frac{1}{B} \sum_b \big\lVert \partial h_t^{(b)} /
+              \partial x_1^{(b)} \big\rVert_F^2\Big)^{1/2},
+
+    the Frobenius norm of the Jacobian of ``h_t`` with respect to ``x_1`` (root mean square
+    over the batch), a float64 tensor of shape ``(seq_len,)``. Uses forward-mode
+    differentiation: one pass per input feature gives one column of every Jacobian at once.
     """
     if (not isinstance(rnn, nn.RNN) or not rnn.batch_first or rnn.num_layers != 1
             or rnn.bidirectional):
         raise TypeError("rnn must be a single-layer, unidirectional torch.nn.RNN "
                         "with batch_first=True")
-    seq_len = check_positive_int(seq_len, "seq_len")
-    weight = next(rnn.parameters())
-    x = torch.randn(1, seq_len, rnn.input_size, generator=generator).to(weight)
-    squares = torch.zeros(seq_len, dtype=torch.float64)
+    check_array(x, "x", ("batch", "seq_len", "input_size"), {"input_size": rnn.input_size})
+    x = x.to(next(rnn.parameters()))
+    squares = torch.zeros(x.shape[1], dtype=torch.float64)
     for i in range(rnn.input_size):
         direction = torch.zeros_like(x)
-        direction[0, 0, i] = 1.0                         # perturb feature i of x_1 only
+        direction[:, 0, i] = 1.0                         # perturb feature i of x_1 only
         column = torch.func.jvp(lambda inp: rnn(inp)[0], (x,), (direction,))[1]
-        squares += column[0].detach().double().pow(2).sum(dim=-1).cpu()
+        squares += column.detach().double().pow(2).sum(dim=-1).mean(dim=0).cpu()
     return squares.sqrt()
+
+
+def decay_per_step(values: Tensor) -> float:
+    r"""The per-step factor :math:`r` of the geometric fit :math:`v_t \approx c\, r^t`.
+
+    Least squares of :math:`\log v_t` against :math:`t = 1, 2, \dots` (the slope is
+    :math:`\log r`); ``values`` is a positive 1-D tensor such as :func:`input_sensitivity`'s.
+    :math:`r < 1` means the values shrink by that factor per step.
+
+    Example: ``decay_per_step(torch.tensor([1.0, 0.5, 0.25]))`` is 0.5.
+    """
+    check_array(values, "values", ("seq_len",))
+    if values.numel() < 2 or not bool((values > 0).all()):
+        raise ValueError(f"values must hold at least 2 positive numbers, got {values.tolist()}")
+    log_v = values.detach().double().log().cpu()
+    t = torch.arange(1, len(log_v) + 1, dtype=torch.float64)
+    slope = ((t - t.mean()) * (log_v - log_v.mean())).sum() / (t - t.mean()).pow(2).sum()
+    return math.exp(float(slope))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,7 +386,15 @@ class IOPattern:
     Attributes:
         name: ``"1:1"``, ``"1:N"``, ``"N:1"``, ``"N:N"`` or ``"N:M"``.
         n_in, n_out: example numbers of input and output steps (for the diagrams).
-        aligned: one output per input step, produced as the inputs arrive.
+        aligned: whether inputs and outputs share *one* time axis of a single RNN.
+            ``True`` (1:1, 1:N, N:1, N:N): one chain of ``max(n_in, n_out)`` hidden states
+            reads its inputs at the first ``n_in`` steps and writes its outputs at the last
+            ``n_out`` (so N:1 writes once, at the end, and 1:N reads once, at the start).
+            ``False`` (N:M): an encoder reads all ``n_in`` inputs first, and only then a
+            separate decoder writes ``n_out`` outputs, on ``n_in + n_out`` steps in all, each
+            output fed back as the decoder's next input. It does *not* mean "one output per
+            input step": only N:N has that. :func:`draw_unrolled` lays the patterns out
+            this way.
         example: a task with this pattern.
     """
 
@@ -450,13 +491,16 @@ _YLIM = (-0.45, 2 * _DY + 0.55)
 
 
 def draw_unrolled(ax: plt.Axes, n_in: int, n_out: int, aligned: bool = True,
-                  title: str | None = None, show_weights: bool = False) -> dict[str, int]:
+                  title: str | None = None, show_weights: bool = False,
+                  min_width: float = 0.0) -> dict[str, int]:
     """Draw an RNN unrolled in time: inputs (bottom), hidden states (middle), outputs (top).
 
     Aligned patterns use ``max(n_in, n_out)`` steps, inputs at the first ``n_in`` and outputs
     at the last ``n_out``; so 1:N reads at step 1 and writes at every step, N:1 reads at every
     step and writes at the last. Unaligned (N:M) uses ``n_in + n_out`` steps: an encoder reads
-    ``n_in`` inputs, then a decoder (hidden states ``s_t``) writes ``n_out`` outputs.
+    ``n_in`` inputs, then a decoder (hidden states ``s_t``) writes ``n_out`` outputs, and a
+    dashed arrow feeds each output ``y_k`` back as the input of the next decoder step
+    ``s_{k+1}`` (the arrows have ``gid`` ``"feedback"``).
 
     Args:
         ax: the axes to draw on (turned into a blank canvas).
@@ -464,9 +508,12 @@ def draw_unrolled(ax: plt.Axes, n_in: int, n_out: int, aligned: bool = True,
         aligned: False for the encoder–decoder (N:M) layout.
         title: optional axes title.
         show_weights: label the arrows with the shared matrices ``W_xh``, ``W_hh``, ``W_hy``.
+        min_width: widen the canvas to at least this many data units (centred), so that a
+            narrow diagram keeps room for its title.
 
     Returns:
-        ``{"steps": ..., "inputs": ..., "hidden": ..., "outputs": ...}``, the boxes drawn.
+        ``{"steps", "inputs", "hidden", "outputs", "feedback"}``: the numbers of steps, boxes
+        of each row, and feedback arrows drawn.
     """
     n_in, n_out = check_positive_int(n_in, "n_in"), check_positive_int(n_out, "n_out")
     steps = max(n_in, n_out) if aligned else n_in + n_out
@@ -488,8 +535,24 @@ def draw_unrolled(ax: plt.Axes, n_in: int, n_out: int, aligned: bool = True,
         if t > 0:
             arrow(ax, ((t - 1) * _DX + _BOX_W / 2, _DY), (x - _BOX_W / 2, _DY),
                   label="$W_{hh}$" if show_weights else None, label_offset=(0.0, -0.22))
-    finish_diagram(ax, (-0.6, steps * _DX - 0.4), _YLIM, title)
-    return {"steps": steps, "inputs": n_in, "hidden": steps, "outputs": n_out}
+    feedback = 0
+    if not aligned:                                  # y_k -> s_{k+1}: the decoder's input
+        for t in range(steps - n_out, steps - 1):
+            _feedback_arrow(ax, t * _DX)
+            feedback += 1
+    left, right = -0.6, steps * _DX - 0.4
+    pad = max(0.0, (min_width - (right - left)) / 2)
+    finish_diagram(ax, (left - pad, right + pad), _YLIM, title)
+    return {"steps": steps, "inputs": n_in, "hidden": steps, "outputs": n_out,
+            "feedback": feedback}
+
+
+def _feedback_arrow(ax: plt.Axes, x: float) -> None:
+    """Dashed arrow from the output box at column ``x`` down to the state box one step later."""
+    patch = arrow(ax, (x + _BOX_W / 2 - 0.08, 2 * _DY - _BOX_H / 2),
+                  (x + _DX - _BOX_W / 2 + 0.08, _DY + _BOX_H / 2), PALETTE["green"],
+                  linestyle="--")
+    patch.set_gid("feedback")
 
 
 def draw_folded(ax: plt.Axes, title: str | None = None) -> None:
@@ -512,11 +575,13 @@ def folded_unrolled_figure(n_steps: int = 4) -> plt.Figure:
     """The folded RNN (left) next to the same network unrolled for ``n_steps`` steps (right),
     with the shared weight matrices labelled on every arrow."""
     n_steps = check_positive_int(n_steps, "n_steps")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(2.2 + 1.3 * n_steps, 3.4),
-                                      gridspec_kw={"width_ratios": [2.2, n_steps + 0.2]})
-    draw_folded(left, "folded: one cell, a loop")
-    draw_unrolled(right, n_steps, n_steps, show_weights=True,
-                  title=f"unrolled for {n_steps} steps: the same weights at every step")
+    width = max(n_steps * _DX + 0.2, 3.4)            # data units: room for the title
+    fig, (left, right) = plt.subplots(1, 2, figsize=(2.2 + 1.3 * width, 3.4),
+                                      gridspec_kw={"width_ratios": [2.2, width]})
+    draw_folded(left, "folded:\none cell, a loop")
+    steps = "1 step" if n_steps == 1 else f"{n_steps} steps"
+    draw_unrolled(right, n_steps, n_steps, show_weights=True, min_width=width,
+                  title=f"unrolled for {steps}:\nthe same weights at every step")
     return fig
 
 
@@ -530,12 +595,16 @@ def io_patterns_figure() -> plt.Figure:
         axes = subfig.subplots(1, len(widths), width_ratios=widths)
         for ax, name in zip(axes, names):  # the bottom row's last axes is the key
             p = IO_PATTERNS[name]
-            draw_unrolled(ax, p.n_in, p.n_out, p.aligned, title=f"{name}\n{p.example}")
+            draw_unrolled(ax, p.n_in, p.n_out, p.aligned, title=f"{name}\n{p.example}",
+                          min_width=2.4)
     key = axes[-1]
     entries = [("input $x_t$", PALETTE["blue"]), ("hidden state $h_t$", PALETTE["orange"]),
                ("decoder state $s_t$", PALETTE["sky"]), ("output $y_t$", PALETTE["green"])]
     for i, (text, colour) in enumerate(entries):
-        box(key, 0.0, 2 * _DY - i * 0.62, "", colour, _BOX_W, _BOX_H)
-        key.text(0.45, 2 * _DY - i * 0.62, text, va="center", fontsize=9)
+        box(key, 0.0, 2 * _DY - i * 0.55, "", colour, _BOX_W, _BOX_H * 0.8)
+        key.text(0.45, 2 * _DY - i * 0.55, text, va="center", fontsize=9)
+    y_fed = 2 * _DY - 4 * 0.55
+    arrow(key, (-0.3, y_fed + 0.15), (0.3, y_fed - 0.15), PALETTE["green"], linestyle="--")
+    key.text(0.45, y_fed, "output fed back\nas the next input", va="center", fontsize=9)
     finish_diagram(key, (-0.5, 2.6), _YLIM)
     return fig

@@ -6,6 +6,8 @@ import re
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.colors  # noqa: E402
+import matplotlib.patches  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -13,6 +15,7 @@ from torch import nn  # noqa: E402
 
 from rnncourse import sequences as sq  # noqa: E402
 from rnncourse.exercises import ch01  # noqa: E402
+from rnncourse.plotting import PALETTE, use_style  # noqa: E402
 from rnncourse.validation import ShapeError  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
@@ -85,6 +88,9 @@ def test_running_parity_targets_and_shapes():
     assert x.shape == (32, 11, 1) and y.shape == (32, 11)
     assert x.dtype == torch.float32 and set(x.unique().tolist()) <= {0.0, 1.0}
     assert torch.equal(y, torch.cumsum(x[..., 0], 1) % 2)
+    # y_t = x_t XOR y_(t-1): the current bit is included (y_1 = x_1).
+    assert torch.equal(y[:, 0], x[:, 0, 0])
+    assert torch.equal(y[:, 1:], (x[:, 1:, 0] + y[:, :-1]) % 2)
     x2, _ = sq.running_parity(32, 11, torch.Generator().manual_seed(0))
     assert torch.equal(x, x2)
     with pytest.raises(ValueError, match="seq_len"):
@@ -183,7 +189,7 @@ def _step(x=None, h=None, b=None, nonlinearity="tanh"):
                  "h_prev must have shape (batch=5, hidden_size=4), got (4, 4)",
                  id="step-h-batch"),
     pytest.param(lambda: _step(b=torch.zeros(3)), ShapeError,
-                 "b_h must have shape (hidden_size=4), got (3,)", id="step-bias-length"),
+                 "bias must have shape (hidden_size=4), got (3,)", id="step-bias-length"),
     pytest.param(lambda: _step(x=torch.ones(5, 3, dtype=torch.long)), TypeError,
                  "x_t must be floating point (float32 or float64), got dtype torch.int64",
                  id="step-integer-x"),
@@ -191,11 +197,19 @@ def _step(x=None, h=None, b=None, nonlinearity="tanh"):
                  "module must be a torch.nn.Module, got str", id="count-not-a-module"),
     pytest.param(lambda: sq.window_mlp_param_count(0, 3, 8), ValueError,
                  "seq_len must be a positive integer, got 0", id="window-zero-length"),
-    pytest.param(lambda: sq.input_sensitivity(nn.RNN(2, 5), 4), TypeError,
+    pytest.param(lambda: sq.input_sensitivity(nn.RNN(2, 5), torch.zeros(1, 4, 2)), TypeError,
                  "torch.nn.RNN with batch_first=True", id="sensitivity-time-major"),
-    pytest.param(lambda: sq.input_sensitivity(nn.LSTM(2, 5, batch_first=True), 4), TypeError,
+    pytest.param(lambda: sq.input_sensitivity(nn.LSTM(2, 5, batch_first=True),
+                                              torch.zeros(1, 4, 2)), TypeError,
                  "rnn must be a single-layer, unidirectional torch.nn.RNN",
                  id="sensitivity-lstm"),
+    pytest.param(lambda: sq.input_sensitivity(nn.RNN(2, 5, batch_first=True),
+                                              torch.zeros(1, 4, 3)), ShapeError,
+                 "input_size is 3, expected 2", id="sensitivity-wrong-input-size"),
+    pytest.param(lambda: sq.decay_per_step(torch.tensor([1.0, 0.0, 0.5])), ValueError,
+                 "values must hold at least 2 positive numbers", id="decay-zero"),
+    pytest.param(lambda: sq.decay_per_step(torch.ones(2, 3)), ShapeError,
+                 "values must have 1 dimensions", id="decay-2d"),
 ])
 def test_recurrence_rejects_bad_input(call, error, message):
     with pytest.raises(error, match=re.escape(message)):
@@ -229,14 +243,39 @@ def test_parameter_counts():
 def test_input_sensitivity_matches_autograd_and_decays():
     torch.manual_seed(0)
     rnn = nn.RNN(2, 5, batch_first=True)
-    sens = sq.input_sensitivity(rnn, 12, torch.Generator().manual_seed(3))
-    assert sens.shape == (12,)
-    # Reference: the full Jacobian of every h_t with respect to x_1, by reverse mode.
-    x = torch.randn(1, 12, 2, generator=torch.Generator().manual_seed(3))
-    jac = torch.autograd.functional.jacobian(lambda inp: rnn(inp)[0][0], x)  # (12, 5, 1, 12, 2)
-    want = jac[:, :, 0, 0, :].pow(2).sum(dim=(1, 2)).sqrt()
+    x = torch.randn(3, 12, 2, generator=torch.Generator().manual_seed(3))
+    sens = sq.input_sensitivity(rnn, x)
+    assert sens.shape == (12,) and sens.dtype == torch.float64
+    # Reference: the full Jacobian of every h_t with respect to x_1, by reverse mode, one
+    # sequence at a time; the function returns the root mean square over the batch.
+    squares = []
+    for b in range(3):
+        jac = torch.autograd.functional.jacobian(lambda inp: rnn(inp)[0][0], x[b:b + 1])
+        squares.append(jac[:, :, 0, 0, :].pow(2).sum(dim=(1, 2)))   # (12,)
+    want = torch.stack(squares).mean(0).sqrt()
     assert torch.allclose(sens.float(), want, rtol=1e-4, atol=1e-7)
     assert sens[-1] < sens[0]
+
+
+def test_input_sensitivity_of_a_linear_rnn_follows_the_eigenvalue():
+    # A "linear" RNN (tanh in its linear range: tiny weights) with W_hh = 0.5 * rotation decays
+    # by 0.5 per step; decay_per_step recovers the factor.
+    rnn = nn.RNN(1, 2, batch_first=True)
+    with torch.no_grad():
+        c, s = math.cos(0.3), math.sin(0.3)
+        rnn.weight_hh_l0.copy_(0.5 * torch.tensor([[c, -s], [s, c]]))
+        rnn.weight_ih_l0.fill_(1e-3)
+        rnn.bias_ih_l0.zero_()
+        rnn.bias_hh_l0.zero_()
+    sens = sq.input_sensitivity(rnn, torch.zeros(1, 15, 1))
+    assert sq.decay_per_step(sens) == pytest.approx(0.5, rel=1e-4)
+
+
+def test_decay_per_step_fits_a_geometric_sequence():
+    assert sq.decay_per_step(torch.tensor([1.0, 0.5, 0.25])) == pytest.approx(0.5)
+    values = 3.0 * 0.8 ** torch.arange(1, 21, dtype=torch.float64)
+    assert sq.decay_per_step(values) == pytest.approx(0.8)
+    assert sq.decay_per_step(torch.tensor([2.0, 4.0])) == pytest.approx(2.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,13 +355,85 @@ def test_io_patterns_table():
 def test_draw_unrolled_draws_one_box_per_element(n_in, n_out, aligned, steps):
     fig, ax = plt.subplots()
     counts = sq.draw_unrolled(ax, n_in, n_out, aligned, title="t", show_weights=True)
-    assert counts == {"steps": steps, "inputs": n_in, "hidden": steps, "outputs": n_out}
+    feedback = 0 if aligned else n_out - 1
+    assert counts == {"steps": steps, "inputs": n_in, "hidden": steps, "outputs": n_out,
+                      "feedback": feedback}
     boxes = n_in + steps + n_out
-    arrows = n_in + n_out + steps - 1               # input, output and recurrent arrows
+    arrows = n_in + n_out + steps - 1 + feedback    # input, output, recurrent, fed-back arrows
     assert len(ax.patches) == boxes + arrows
     assert not ax.axison and ax.get_title() == "t"
     labels = [t.get_text() for t in ax.texts]
     assert labels.count("$W_{hh}$") == steps - 1 and labels.count("$W_{xh}$") == n_in
+    plt.close(fig)
+
+
+def _centres(ax, kind):
+    """Centres of the boxes of one colour (e.g. the outputs) and of the feedback arrows."""
+    if kind == "feedback":
+        return [p for p in ax.patches if p.get_gid() == "feedback"]
+    colour = matplotlib.colors.to_rgba(PALETTE[kind], alpha=0.9)
+    return sorted((round(p.get_x() + p.get_width() / 2, 6), round(p.get_y() + p.get_height() / 2,
+                                                                  6))
+                  for p in ax.patches if isinstance(p, matplotlib.patches.FancyBboxPatch)
+                  and matplotlib.colors.same_color(p.get_facecolor(), colour))
+
+
+def test_encoder_decoder_feeds_each_output_to_the_next_decoder_step():
+    fig, ax = plt.subplots()
+    sq.draw_unrolled(ax, 3, 4, aligned=False)
+    outputs, decoder = _centres(ax, "green"), _centres(ax, "sky")
+    arrows = _centres(ax, "feedback")
+    assert len(outputs) == len(decoder) == 4 and len(arrows) == 3
+    for k, patch in enumerate(arrows):
+        (x0, y0), (x1, y1) = patch._posA_posB
+        # from just below y_k to just above s_(k+1), one column to the right
+        assert abs(x0 - outputs[k][0]) < sq._BOX_W / 2 and y0 < outputs[k][1]
+        assert abs(x1 - decoder[k + 1][0]) < sq._BOX_W / 2 and y1 > decoder[k + 1][1]
+        assert patch.get_linestyle() == "--"
+    # aligned patterns feed nothing back
+    fig2, ax2 = plt.subplots()
+    sq.draw_unrolled(ax2, 1, 4)
+    assert not _centres(ax2, "feedback")
+    plt.close(fig)
+    plt.close(fig2)
+
+
+@pytest.fixture
+def course_style():
+    """The notebooks draw in the course style (sizes, constrained layout); so do these tests."""
+    saved = matplotlib.rcParams.copy()
+    use_style()
+    yield
+    matplotlib.rcParams.update(saved)
+
+
+def _titles_fit(fig):
+    """Every axes title lies inside its axes (no clipping, no overlap with a neighbour)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    spans = []
+    for ax in fig.axes:
+        if ax.get_title():
+            title, frame = ax.title.get_window_extent(renderer), ax.get_window_extent(renderer)
+            assert frame.x0 - 1 <= title.x0 and title.x1 <= frame.x1 + 1, ax.get_title()
+            assert 0 <= title.x0 and title.x1 <= fig.bbox.x1
+            spans.append((title.x0, title.x1, title.y0, title.y1))
+    for i, a in enumerate(spans):
+        for b in spans[i + 1:]:
+            assert a[1] <= b[0] or b[1] <= a[0] or a[3] <= b[2] or b[3] <= a[2], "titles overlap"
+
+
+@pytest.mark.parametrize("n_steps", [1, 2, 4, 7])
+def test_folded_unrolled_titles_fit(n_steps, course_style):
+    fig = sq.folded_unrolled_figure(n_steps)
+    _titles_fit(fig)
+    plt.close(fig)
+
+
+def test_io_patterns_titles_fit_and_key_names_the_feedback(course_style):
+    fig = sq.io_patterns_figure()
+    _titles_fit(fig)
+    assert any("fed back" in t.get_text() for ax in fig.axes for t in ax.texts)
     plt.close(fig)
 
 
@@ -371,20 +482,129 @@ def test_check_patterns():
     assert "should be a dict" in ch01.check_patterns(["1:1"]).message
 
 
-def test_check_h2():
-    right = ch01._h2_variants()["right"].tolist()
-    assert ch01.check_h2(right)
-    assert ch01.check_h2([round(v, 3) for v in right])          # hand rounding is fine
-    assert ch01.check_h2(torch.tensor(right))
-    assert "W_hh h_1" in ch01.check_h2(ch01._h2_variants()["no_memory"].tolist()).message
-    assert "that is h_1" in ch01.check_h2(ch01._h2_variants()["h1"].tolist()).message
-    assert "transpose" in ch01.check_h2(ch01._h2_variants()["transposed"].tolist()).message
-    result = ch01.check_h2([0.0, 0.0])
-    assert not result and "differs from the reference" in result.message
-    assert "2 numbers" in ch01.check_h2([0.1, 0.2, 0.3]).message
-    assert "not answered yet" in ch01.check_h2(None).message
-    crashed = ch01.check_h2("abc")
-    assert not crashed and "raised" in crashed.message
+def _window(x, k):
+    return ch01._reference_window(x, k)
+
+
+def _predict(k, T):
+    return ch01._reference_window_accuracy(k, T)
+
+
+def test_reference_window_and_prediction_agree_with_the_lookup_table():
+    # The prediction is what chapter 1's memoryless_baseline measures on windowed inputs.
+    x, y = sq.running_parity(3000, 12, torch.Generator().manual_seed(0))
+    for k in (1, 3, 5, 12, 15):
+        measured = sq.memoryless_baseline(_window(x, k), y).accuracy
+        assert abs(measured - _predict(k, 12)) < 0.01, k
+    window = _window(torch.tensor([[[1.0], [0.0], [1.0]]]), 2)
+    assert window[0].tolist() == [[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]
+
+
+def test_check_window():
+    assert ch01.check_window(_window, _predict)
+    assert ch01.check_window(lambda x, k: _window(x, k).flip(-1), _predict)   # column order
+    assert ch01.check_window(_window, lambda k, T: torch.tensor(_predict(k, T)))
+
+    def rolled(x, k):
+        return torch.cat([torch.roll(x, j, dims=1) for j in range(k - 1, -1, -1)], dim=2)
+
+    def shifted(x, k):
+        return _window(torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], dim=1), k)
+
+    def ahead(x, k):
+        return _window(x.flip(1), k).flip(1)
+
+    def in_place(x, k):
+        x[:, 0] = 0.0
+        return _window(x, k)
+
+    for wrong, message in [(rolled, "torch.roll wraps around"), (shifted, "off by one"),
+                           (ahead, "looks ahead"), (in_place, "in place"),
+                           (lambda x, k: x, "should have shape"),
+                           (lambda x, k: x.repeat(1, 1, k), "is wrong for x =")]:
+        for _ in range(3):                            # random cases: every draw names it
+            result = ch01.check_window(wrong, _predict)
+            assert not result and message in result.message, (message, result.message)
+    for wrong, message in [(lambda k, T: min(k, T) / T, "right half the time"),
+                           (lambda k, T: 0.5 + 0.5 / T, "memoryless (k = 1) value"),
+                           (lambda k, T: 0.5 + min(k - 1, T) / (2 * T), "off by one"),
+                           (lambda k, T: min(1.0, 0.5 + min(k, T) / T), "not 1/T"),
+                           (lambda k, T: 0.5 + k / (2 * T), "stops at 1"),
+                           (lambda k, T: 0.7, "not the best accuracy"),
+                           (lambda k, T: None, "should be a number"),
+                           (lambda k, T: "high", "should be a number")]:
+        result = ch01.check_window(_window, wrong)
+        assert not result and message in result.message, (message, result.message)
+
+    def not_implemented(*args):
+        raise NotImplementedError
+
+    assert "not implemented yet" in ch01.check_window(not_implemented, not_implemented).message
+    assert "should be a function" in ch01.check_window(42, _predict).message
+    assert "should be a function" in ch01.check_window(_window, [0.5]).message
+
+
+def test_check_window_leaves_the_global_random_state_alone():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    ch01.check_window(_window, _predict)
+    assert torch.equal(torch.rand(3), expected)
+
+
+_PARITY = {"weight_ih": [[1.0], [1.0]], "weight_hh": [[1.0, -1.0], [1.0, -1.0]],
+           "bias": [-0.5, -1.5], "weight_ho": [[1.0, -1.0]], "bias_o": [-0.5]}
+
+
+def test_check_parity_rnn_accepts_right_networks():
+    assert ch01.check_parity_rnn(_PARITY)
+    # flat lists, scalars and tensors are fine; so is any other exact solution (scaled weights)
+    assert ch01.check_parity_rnn(dict(_PARITY, weight_ho=[1, -1], bias_o=-0.5))
+    assert ch01.check_parity_rnn({k: 3.0 * torch.tensor(v) for k, v in _PARITY.items()})
+
+
+@pytest.mark.parametrize("change,message", [
+    pytest.param({"weight_ho": [[-1.0, 1.0]], "bias_o": [0.5]}, "inverted", id="inverted"),
+    pytest.param({"weight_hh": [[0.0, 0.0], [0.0, 0.0]]}, "x_t itself", id="memoryless"),
+    pytest.param({"weight_hh": [[1.0, 0.0], [0.0, 0.0]], "weight_ho": [[1.0, 0.0]]},
+                 "an OR that never resets", id="or-latch"),
+    pytest.param({"bias_o": [5.0]}, "always 1", id="constant-1"),
+    pytest.param({"bias_o": [-5.0]}, "always 0", id="constant-0"),
+    pytest.param({"weight_hh": [[1.0, 0.0], [1.0, 0.0]]}, "wrong at step", id="unnamed"),
+])
+def test_check_parity_rnn_names_the_mistake(change, message):
+    result = ch01.check_parity_rnn(dict(_PARITY, **change))
+    assert not result and message in result.message, result.message
+
+
+def test_check_parity_rnn_leaves_the_global_random_state_alone():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    ch01.check_parity_rnn(_PARITY)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_check_parity_rnn_candidates_cover_the_named_mistakes():
+    # The off-by-one and last-two-bits candidates are what their names say.
+    bits = torch.tensor([[1.0, 1.0, 0.0, 1.0]])
+    candidates = ch01._parity_candidates(bits)
+    assert candidates["right"].tolist() == [[1.0, 0.0, 0.0, 1.0]]
+    assert candidates["off by one"].tolist() == [[0.0, 1.0, 0.0, 0.0]]
+    assert candidates["last two"].tolist() == [[1.0, 0.0, 1.0, 1.0]]
+
+
+@pytest.mark.parametrize("weights,message", [
+    pytest.param(None, "not answered yet", id="none"),
+    pytest.param("abc", "should be a dict", id="string"),
+    pytest.param({"weight_ih": [[1.0], [1.0]]}, "has no weight_hh", id="missing-keys"),
+    pytest.param(dict(_PARITY, bias=[1.0, 2.0, 3.0]), "shape (2,), got (3,)", id="bias-shape"),
+    pytest.param(dict(_PARITY, bias="ab"), "should be numbers of shape (2,)", id="bias-text"),
+    pytest.param(dict(_PARITY, bias=[float("nan"), 0.0]), "NaN", id="bias-nan"),
+])
+def test_check_parity_rnn_bad_input_does_not_raise(weights, message):
+    result = ch01.check_parity_rnn(weights)
+    assert not result and message in result.message, result.message
 
 
 def _readout(output, lengths, pattern):
