@@ -55,9 +55,11 @@ __all__ = [
     "spectral_radius",
     "matrix_with_spectral_radius",
     "hidden_trajectory",
+    "lyapunov_exponent",
 ]
 
 NONLINEARITIES = ("tanh", "relu")
+_ACTIVATIONS = {"linear": lambda z: z, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}
 
 
 def _check_nonlinearity(nonlinearity: str) -> str:
@@ -386,10 +388,87 @@ def hidden_trajectory(w_hh: np.ndarray, h0: np.ndarray, steps: int,
         raise ShapeError(f"h0 must end with hidden_size={w_hh.shape[0]}, got shape {h0.shape}")
     if inputs is not None and inputs.shape != (steps, *h0.shape):
         raise ShapeError(f"inputs must have shape {(steps, *h0.shape)}, got {inputs.shape}")
-    act = {"linear": lambda z: z, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}
+    act = _ACTIVATIONS
     out = np.empty((steps + 1, *h0.shape))
     out[0] = h = h0
     for t in range(steps):
         h = act[nonlinearity](h @ w_hh.T + (0 if inputs is None else inputs[t]))
         out[t + 1] = h
     return out
+
+
+def _check_lyapunov(w_hh: np.ndarray, h0: np.ndarray, steps: int, nonlinearity: str = "tanh",
+                    inputs: np.ndarray | None = None, eps: float = 1e-8, discard: int = 0,
+                    rng: np.random.Generator | None = None) -> None:
+    check_array(w_hh, "w_hh", ("rows", "cols"))
+    if w_hh.shape[0] != w_hh.shape[1]:
+        raise ShapeError(f"w_hh must be square, got shape {tuple(w_hh.shape)}")
+    check_array(h0, "h0", ("hidden_size",), {"hidden_size": w_hh.shape[0]})
+    steps = check_positive_int(steps, "steps")
+    if nonlinearity not in ("linear", *NONLINEARITIES):
+        raise ValueError(f"nonlinearity must be 'linear', 'tanh' or 'relu', got {nonlinearity!r}")
+    if inputs is not None:
+        check_array(inputs, "inputs", ("steps", "hidden_size"),
+                    {"steps": steps, "hidden_size": w_hh.shape[0]})
+    if not (isinstance(eps, (int, float)) and 0 < eps < 1):
+        raise ValueError(f"eps must be a small positive number (e.g. 1e-8), got {eps!r}")
+    if isinstance(discard, bool) or not isinstance(discard, (int, np.integer)) or not (
+            0 <= discard < steps):
+        raise ValueError(f"discard must be an int in [0, steps={steps}), got {discard!r}")
+
+
+
+@checked_by(_check_lyapunov)
+def lyapunov_exponent(w_hh: np.ndarray, h0: np.ndarray, steps: int, nonlinearity: str = "tanh",
+                      inputs: np.ndarray | None = None, eps: float = 1e-8, discard: int = 0,
+                      rng: np.random.Generator | None = None) -> float:
+    r"""Largest Lyapunov exponent of ``h_t = σ(W_hh h_{t-1} + u_t)``, from a tiny perturbation.
+
+    Two copies of the network read the same inputs; the second starts ``eps`` away from the
+    first. After every step the distance is measured and the copy is pulled back to distance
+    ``eps`` along the same direction (renormalised), so the gap stays infinitesimal
+    (``eps`` is relative to ``‖h‖`` when the state is larger than 1, so that rounding cannot
+    swallow it in an exploding linear or ReLU network):
+
+    .. math::
+        \lambda \approx \frac{1}{T - T_0} \sum_{t=T_0+1}^{T}
+            \log \frac{\|h'_t - h_t\|}{\varepsilon}, \qquad
+        h'_{t-1} = h_{t-1} + \varepsilon\, d_{t-1},\ \|d_{t-1}\| = 1.
+
+    ``λ < 0``: nearby states converge, by a factor ``e^λ`` per step (the start is forgotten);
+    ``λ > 0``: they separate (chaos: tiny differences are amplified); ``λ ≈ 0``: neutral, e.g.
+    along a limit cycle. For the linear map with ``W = ρQ`` (``Q`` orthogonal), ``λ = log ρ``.
+
+    Args:
+        w_hh: ``(H, H)``. h0: the start ``(H,)``. steps: ``T``.
+        nonlinearity: ``"linear"``, ``"tanh"`` or ``"relu"``.
+        inputs: the drive ``u_t``, ``(T, H)``; zero when ``None``.
+        eps: size of the perturbation. discard: the first ``T_0`` steps (the transient) are
+            not averaged. rng: draws the first direction ``d_0`` (default: seed 0).
+
+    Returns:
+        ``λ`` in nats per step (``-inf`` if the perturbation vanishes exactly).
+
+    Example::
+
+        >>> q = matrix_with_spectral_radius(8, 0.5)
+        >>> print(f"{lyapunov_exponent(q, np.ones(8), 50, 'linear'):.4f} = log 0.5")
+        -0.6931 = log 0.5
+    """
+    act = _ACTIVATIONS[nonlinearity]
+    rng = np.random.default_rng(0) if rng is None else rng
+    h = np.asarray(h0, dtype=np.float64)                       # (H,)
+    d = rng.standard_normal(h.shape)
+    d /= np.linalg.norm(d)                                      # a unit direction
+    logs = []
+    for t in range(steps):
+        u = 0 if inputs is None else inputs[t]
+        e = eps * max(1.0, np.linalg.norm(h))                   # tiny, even next to a big h
+        h_next = act(h @ w_hh.T + u)                            # the reference copy
+        gap = act((h + e * d) @ w_hh.T + u) - h_next            # the perturbed copy minus it
+        size = np.linalg.norm(gap)
+        if size == 0:                                           # e.g. every ReLU unit is off
+            return -np.inf
+        logs.append(np.log(size / e))                           # growth of the gap this step
+        h, d = h_next, gap / size                               # renormalise to distance e
+    return float(np.mean(logs[discard:]))

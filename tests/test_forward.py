@@ -155,6 +155,53 @@ def test_spectral_radius_and_trajectories():
     assert np.abs(tanh_traj[1:]).max() <= 1.0
 
 
+def _jacobian_lyapunov(w, h0, steps, inputs, discard):
+    """Independent estimate: push a unit vector through the Jacobians diag(1 - h_t^2) W."""
+    h, v, logs = h0, np.ones(len(h0)) / np.sqrt(len(h0)), []
+    for t in range(steps):
+        h = np.tanh(w @ h + inputs[t])
+        v = (1 - h**2) * (w @ v)
+        logs.append(np.log(np.linalg.norm(v)))
+        v /= np.linalg.norm(v)
+    return np.mean(logs[discard:])
+
+
+def test_lyapunov_exponent_linear_is_log_rho():
+    rng = np.random.default_rng(0)
+    for radius in (0.5, 0.9, 1.0, 2.0):
+        q = forward.matrix_with_spectral_radius(16, radius, "orthogonal", rng)
+        lam = forward.lyapunov_exponent(q, rng.standard_normal(16), 60, "linear")
+        assert abs(lam - np.log(radius)) < 1e-6
+    w = forward.matrix_with_spectral_radius(16, 0.8, "gaussian", rng)  # any matrix, long run
+    assert abs(forward.lyapunov_exponent(w, np.ones(16), 2000, "linear", discard=500)
+               - np.log(0.8)) < 0.01
+
+
+def test_lyapunov_exponent_tanh_cases():
+    rng = np.random.default_rng(1)
+    # 1-D, rho = 3: converges to h* = tanh(3 h*), where the slope is 3 (1 - h*^2).
+    h_star = 1.0
+    for _ in range(200):
+        h_star = np.tanh(3 * h_star)
+    lam = forward.lyapunov_exponent(np.array([[3.0]]), np.array([0.4]), 300, discard=100)
+    assert abs(lam - np.log(3 * (1 - h_star**2))) < 1e-6
+    # Driven 32-unit network: the perturbation estimate equals the Jacobian-product one.
+    for radius in (0.9, 3.0):
+        w = forward.matrix_with_spectral_radius(32, radius, "orthogonal", rng)
+        u = 0.5 * rng.standard_normal((400, 32))
+        h0 = 0.1 * rng.standard_normal(32)
+        lam = forward.lyapunov_exponent(w, h0, 400, "tanh", u, discard=50)
+        assert abs(lam - _jacobian_lyapunov(w, h0, 400, u, 50)) < 0.02
+        assert (lam > 0) == (radius > 1)
+    # The sign does not depend on the first direction; a dead ReLU network gives -inf.
+    w = forward.matrix_with_spectral_radius(32, 3.0, "orthogonal", rng)
+    lams = [forward.lyapunov_exponent(w, np.ones(32) / 8, 1000, discard=100,
+                                      rng=np.random.default_rng(s)) for s in range(3)]
+    assert min(lams) > 0.1 and np.ptp(lams) < 0.02
+    assert forward.lyapunov_exponent(w, np.zeros(32), 5, "relu",
+                                     inputs=-np.ones((5, 32))) == -np.inf
+
+
 # --- bad inputs and arguments -----------------------------------------------------------------
 
 _RNN = torch.nn.RNN(3, 4, 2)
@@ -237,6 +284,25 @@ BAD_CALLS = [
     pytest.param(lambda: forward.hidden_trajectory(np.eye(4), np.zeros(4), 5, "sigmoid"),
                  ValueError, r"nonlinearity must be 'linear', 'tanh' or 'relu'",
                  id="trajectory-bad-nonlinearity"),
+    pytest.param(lambda: forward.lyapunov_exponent(np.eye(4), np.zeros(3), 5), ShapeError,
+                 r"h0 must have shape \(hidden_size=4\), got \(3,\)", id="lyapunov-h0-size"),
+    pytest.param(lambda: forward.lyapunov_exponent(np.zeros((4, 3)), np.zeros(4), 5),
+                 ShapeError, r"w_hh must be square, got shape \(4, 3\)",
+                 id="lyapunov-not-square"),
+    pytest.param(lambda: forward.lyapunov_exponent(np.eye(4), np.zeros(4), 5,
+                                                   inputs=np.zeros((4, 4))), ShapeError,
+                 r"inputs must have shape \(steps=5, hidden_size=4\), got \(4, 4\)",
+                 id="lyapunov-inputs-length"),
+    pytest.param(lambda: forward.lyapunov_exponent(np.eye(4), np.zeros(4), 5, "gelu"),
+                 ValueError, r"nonlinearity must be 'linear', 'tanh' or 'relu', got 'gelu'",
+                 id="lyapunov-nonlinearity"),
+    pytest.param(lambda: forward.lyapunov_exponent(np.eye(4), np.zeros(4), 5, eps=0.0),
+                 ValueError, r"eps must be a small positive number", id="lyapunov-eps"),
+    pytest.param(lambda: forward.lyapunov_exponent(np.eye(4), np.zeros(4), 5, discard=5),
+                 ValueError, r"discard must be an int in \[0, steps=5\), got 5",
+                 id="lyapunov-discard-everything"),
+    pytest.param(lambda: forward.lyapunov_exponent(np.eye(4), [0.0] * 4, 5), TypeError,
+                 r"h0 must be a torch\.Tensor or numpy\.ndarray", id="lyapunov-list-h0"),
 ]
 
 
@@ -249,45 +315,41 @@ def test_bad_inputs_and_arguments(call: Callable[[], Any], error: type[Exception
 
 # --- exercise self-checks ---------------------------------------------------------------------
 
-def rnn_count(input_size: int, hidden_size: int, num_layers: int, bias: bool) -> int:
-    """A correct answer to exercise 2.1."""
-    return recurrent.num_params("rnn", input_size, hidden_size, num_layers, bias)
+def _counts() -> tuple[int, int, int]:
+    """A correct answer to exercise 2.1, from the modules themselves."""
+    uni = sum(p.numel() for p in torch.nn.RNN(50, 128, 2, device="meta").parameters())
+    bi = sum(p.numel() for p in torch.nn.RNN(50, 128, 2, bidirectional=True,
+                                             device="meta").parameters())
+    return uni, bi, 2 * 128
 
 
-def test_check_param_count():
-    assert ch02.check_param_count(rnn_count)
-    one_bias = ch02.check_param_count(
-        lambda input_size, hidden_size, num_layers, bias:
-        num_layers * hidden_size * (hidden_size + hidden_size) + hidden_size * (
-            input_size - hidden_size) + (num_layers * hidden_size if bias else 0))
-    assert not one_bias and "two bias vectors" in one_bias.message
-    same_in = ch02.check_param_count(
-        lambda input_size, hidden_size, num_layers, bias:
-        num_layers * (hidden_size * (input_size + hidden_size) + (2 * hidden_size if bias else 0)))
-    assert not same_in and "layers above the first" in same_in.message
-    as_float = ch02.check_param_count(lambda **kw: float(rnn_count(**kw)))
-    assert not as_float and "should return an int" in as_float.message
-    crash = ch02.check_param_count(lambda **kw: 1 / 0)
-    assert not crash and "ZeroDivisionError" in crash.message
+def test_check_param_count(stub):
+    uni, bi, red = _counts()
+    assert ch02.check_param_count(_counts)
+    assert recurrent.num_params("rnn", 50, 128, 2) == uni  # the check's reference agrees
+    one_bias = 128 * (50 + 128) + 128 + 128 * (128 + 128) + 128
+    upper_reads_input = 2 * (128 * (50 + 128) + 256)
+    cases = {
+        (one_bias, bi, red): "two bias vectors per layer",
+        (upper_reads_input, bi, red): "reads the 128 states of the first layer",
+        (uni - 128 * 128 * 2 - 256, bi, red): "count both layers",
+        (uni, 2 * uni, red): "reads both directions of the first: 2H = 256",
+        (uni, uni, red): "doubles every layer",
+        (uni, bi, 512): "one of the two vectors of each layer is redundant, not both",
+        (uni, bi, 128): "one redundant vector per layer",
+    }
+    for answer, message in cases.items():
+        result = ch02.check_param_count(lambda answer=answer: answer)
+        assert not result and message in result.message, (answer, result)
+    as_float = ch02.check_param_count(lambda: (float(uni), bi, red))
+    assert not as_float and "should be an int" in as_float.message
+    wrong_type = ch02.check_param_count(lambda: uni)
+    assert not wrong_type and "three ints" in wrong_type.message
+    todo = ch02.check_param_count(stub)
+    assert not todo and not todo.attempted and "not implemented" in todo.message
 
 
-def _step(x_t, h_prev, w_ih, w_hh, b_ih, b_hh):
-    return np.tanh(x_t @ w_ih.T + b_ih + h_prev @ w_hh.T + b_hh)
-
-
-def test_check_rnn_step(stub):
-    assert ch02.check_rnn_step(_step)
-    no_bhh = ch02.check_rnn_step(lambda x, h, wi, wh, bi, bh: np.tanh(x @ wi.T + bi + h @ wh.T))
-    assert not no_bhh and "b_hh" in no_bhh.message
-    transposed = ch02.check_rnn_step(lambda *a: _step(*a).T)
-    assert not transposed and "transposed" in transposed.message
-    crash = ch02.check_rnn_step(lambda x, h, wi, wh, bi, bh: np.tanh(x @ wi + h @ wh.T))
-    assert not crash and "ValueError" in crash.message and "line" in crash.message
-    todo = ch02.check_rnn_step(stub)
-    assert not todo and "not implemented" in todo.message
-
-
-def test_check_softmax_cross_entropy():
+def test_check_softmax_cross_entropy(stub):
     assert ch02.check_softmax_cross_entropy(forward.softmax, forward.cross_entropy)
 
     def naive_softmax(z):
@@ -299,30 +361,95 @@ def test_check_softmax_cross_entropy():
     double = ch02.check_softmax_cross_entropy(
         forward.softmax, lambda z, t: forward.cross_entropy(forward.softmax(z), t))
     assert not double and "takes logits" in double.message
+    assert not ch02.check_softmax_cross_entropy(stub, stub).attempted
 
 
-def test_check_rnn_forward():
-    def reference(x, weights, h0):
-        return rnn_forward_numpy(x, weights, h0, batch_first=True)
+def test_check_half_life_radius(stub, crashing):
+    assert ch02.check_half_life_radius(lambda k: 0.5 ** (1 / k))
+    assert ch02.check_half_life_radius(lambda k: np.exp(np.log(0.5) / k))  # the same number
+    cases = {
+        lambda k: 1 - 1 / k: "first-order approximation",
+        lambda k: 0.5 ** k: "halves at every step",
+        lambda k: np.exp(-1 / k): "time constant",
+        lambda k: 2 ** (1 / k): "doubles",
+        lambda k: 0.5 ** (1 / (k + 1)): "off by one",
+        lambda k: 1 / k: "not a decay factor",
+        lambda k: 0.97: "rho**k times what it was",
+    }
+    for wrong, message in cases.items():
+        result = ch02.check_half_life_radius(wrong)
+        assert not result and message in result.message, result
+        assert "radius_for_half_life(20)" in result.message  # the chapter's case comes first
+    as_text = ch02.check_half_life_radius(lambda k: "0.966")
+    assert not as_text and "should return a number" in as_text.message
+    assert not ch02.check_half_life_radius(stub).attempted
+    crash = ch02.check_half_life_radius(crashing)
+    assert not crash and "ZeroDivisionError" in crash.message
 
-    assert ch02.check_rnn_forward(reference)
-    time_major = ch02.check_rnn_forward(
-        lambda x, w, h0: (reference(x, w, h0)[0].transpose(1, 0, 2), reference(x, w, h0)[1]))
-    assert not time_major and "batch_first=True" in time_major.message
-    last_only = ch02.check_rnn_forward(lambda x, w, h0: (reference(x, w, h0)[0],
-                                                         reference(x, w, h0)[1][-1]))
-    assert not last_only and "every layer" in last_only.message
-    no_h0 = ch02.check_rnn_forward(lambda x, w, h0: reference(x, w, None))
-    assert not no_h0 and "h_n" in no_h0.message
-    not_tuple = ch02.check_rnn_forward(lambda x, w, h0: reference(x, w, h0)[0])
-    assert not not_tuple and "tuple" in not_tuple.message
+
+def _fixed_point_by_iteration(rho):
+    h = 1.0
+    for _ in range(5000):
+        h = np.tanh(rho * h)
+    return h, rho * (1 - h ** 2)
+
+
+def test_check_fixed_point(stub):
+    assert ch02.check_fixed_point(_fixed_point_by_iteration)
+    right = _fixed_point_by_iteration
+    cases = {
+        lambda r: (0.0, r): "unstable",
+        lambda r: (1.0, 0.0): "h = 1 is not a fixed point",
+        lambda r: (float(np.tanh(r)), 0.0): "one step of the map",
+        lambda r: (-right(r)[0], right(r)[1]): "return the positive one",
+        lambda r: (right(r)[0], r): "the slope at h = 0 only",
+        lambda r: (right(r)[0], 1 - right(r)[0] ** 2): "factor rho",
+        lambda r: (right(r)[0], r * (1 - right(r)[0])): "square h*",
+        lambda r: (right(max(r, 1.5))[0], right(r)[1]): "the only fixed point is 0",
+    }
+    for wrong, message in cases.items():
+        result = ch02.check_fixed_point(wrong)
+        assert not result and message in result.message, result
+    one = ch02.check_fixed_point(lambda r: 0.99)
+    assert not one and "two numbers" in one.message
+    assert not ch02.check_fixed_point(stub).attempted
+
+
+def _edge(amplitude):
+    """A correct answer to exercise 2.5 on other seeds than the check's: bisection on lambda."""
+    q = forward.matrix_with_spectral_radius(64, 1.0, "orthogonal", np.random.default_rng(7))
+    drive = amplitude * np.random.default_rng(8).standard_normal((1000, 64))
+    lo, hi = 1.0, 4.0
+    for _ in range(8):
+        mid = (lo + hi) / 2
+        lam = forward.lyapunov_exponent(mid * q, np.zeros(64), 1000, "tanh", drive, discard=100)
+        lo, hi = (lo, mid) if lam > 0 else (mid, hi)
+    return (lo + hi) / 2
+
+
+def test_check_edge_of_chaos(stub):
+    assert ch02.check_edge_of_chaos(_edge)
+    reference = {a: ch02._edge_reference(a) for a in (0.5, 1.5)}
+    assert 1.4 < reference[0.5] < 1.8 < reference[1.5] < 2.5
+    linear = ch02.check_edge_of_chaos(lambda a: 1.0)
+    assert not linear and "undriven linear" in linear.message
+    reversed_order = ch02.check_edge_of_chaos(lambda a: 3.0 - a)
+    assert not reversed_order and "stronger drive" in reversed_order.message
+    off = ch02.check_edge_of_chaos(lambda a: _edge(a) + 0.3)
+    assert not off and "changes sign near" in off.message
+    text = ch02.check_edge_of_chaos(lambda a: "1.6")
+    assert not text and "should return a number" in text.message
+    assert not ch02.check_edge_of_chaos(stub).attempted
 
 
 def test_checks_leave_global_rng_alone():
     torch.manual_seed(123)
-    before = torch.rand(3)
+    np.random.seed(5)
+    before, before_np = torch.rand(3), np.random.rand(3)
     torch.manual_seed(123)
-    ch02.check_param_count(rnn_count)
-    ch02.check_rnn_step(_step)
-    ch02.check_rnn_forward(lambda x, w, h0: rnn_forward_numpy(x, w, h0, batch_first=True))
-    assert torch.equal(torch.rand(3), before)
+    np.random.seed(5)
+    ch02.check_param_count(_counts)
+    ch02.check_half_life_radius(lambda k: 0.5 ** (1 / k))
+    ch02.check_fixed_point(_fixed_point_by_iteration)
+    ch02.check_edge_of_chaos(lambda a: 1.0)
+    assert torch.equal(torch.rand(3), before) and np.array_equal(np.random.rand(3), before_np)
