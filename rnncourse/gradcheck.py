@@ -27,7 +27,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,7 +35,7 @@ import torch
 __all__ = ["relative_error", "numerical_gradient", "check_gradients", "compare_gradients",
            "GradCheckReport"]
 
-Array = Union[np.ndarray, torch.Tensor]
+Array = np.ndarray | torch.Tensor
 
 
 def _to_numpy(value: Any, name: str) -> np.ndarray:

@@ -38,12 +38,16 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["CheckResult", "CheckFailed", "self_check", "expect", "expect_equal", "expect_close",
-           "init_parameters"]
+__all__ = ["CheckResult", "CheckFailed", "NotAttempted", "self_check", "expect",
+           "expect_answered", "expect_equal", "expect_close", "init_parameters"]
 
 
 class CheckFailed(Exception):
     """Raised inside a check with a message for the learner."""
+
+
+class NotAttempted(CheckFailed):
+    """Raised inside a check when the learner has not answered yet (a stub, ``None``)."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,8 @@ def self_check(name: str, time_limit: float | None = 60
                     check(*args, **kwargs)
             except CheckTimeout as timeout:
                 return CheckResult(name, False, str(timeout))
+            except NotAttempted as stub:
+                return CheckResult(name, False, str(stub), attempted=False)
             except CheckFailed as failure:
                 return CheckResult(name, False, str(failure))
             except NotImplementedError:
@@ -233,6 +239,16 @@ def expect(condition: bool, message: str) -> None:
     """Fail the check with ``message`` unless ``condition`` holds."""
     if not condition:
         raise CheckFailed(message)
+
+
+def expect_answered(answered: bool, message: str) -> None:
+    """Report "not attempted" (not a failure) with ``message`` unless ``answered``.
+
+    For answers that are values rather than functions: the skeleton's ``None`` or empty
+    answer is a stub, like a function that raises ``NotImplementedError``.
+    """
+    if not answered:
+        raise NotAttempted(message)
 
 
 def expect_equal(got: Any, want: Any, what: str, hint: str = "") -> None:

@@ -258,3 +258,36 @@ def test_grader_writes_csv_and_one_feedback_file_per_submission(graded):
     assert "bob__06_gru.md" in feedback and "good.md" in feedback
     assert len(feedback) == len({r.student for r in rows})
     assert "6 / 6 points" in (out / "feedback" / "good.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def every_chapter_graded(tmp_path_factory):
+    """Each chapter twice: with the reference solutions pasted in, and as the student version."""
+    from rnncourse.instructor.grading import grade
+
+    root = tmp_path_factory.mktemp("chapters")
+    for path in NOTEBOOKS:
+        notebook = load_notebook(path)
+        for kind, version in (("solved", _solved(notebook)),
+                              ("student", student_notebook(notebook)[0])):
+            (root / "subs" / kind).mkdir(parents=True, exist_ok=True)
+            (root / "subs" / kind / path.name).write_text(json.dumps(version))
+    return grade(root / "subs", ROOT / "notebooks", root / "out", cell_timeout=120,
+                 workers=2, show_progress=False)
+
+
+def test_every_exercise_is_self_contained_and_its_solution_passes(every_chapter_graded):
+    # the grader runs only the chapter's set-up cell before an exercise: a solution that
+    # needs anything else from the chapter would fail here
+    solved = [r for r in every_chapter_graded if r.student.startswith("solved/")]
+    assert len({r.notebook for r in solved}) == len(NOTEBOOKS)
+    failing = [f"{r.exercise}: {r.status}: {r.message[:200]}" for r in solved
+               if r.status != "passed"]
+    assert failing == []
+
+
+def test_every_student_version_reports_not_attempted(every_chapter_graded):
+    student = [r for r in every_chapter_graded if r.student.startswith("student/")]
+    wrong = [f"{r.exercise}: {r.status}: {r.message[:200]}" for r in student
+             if r.status != "not attempted"]
+    assert student and wrong == []

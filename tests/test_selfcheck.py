@@ -334,3 +334,17 @@ def test_the_grade_log_records_each_verdict(tmp_path, monkeypatch):
     assert entries[0]["check"].endswith("test_selfcheck.check_double")
     monkeypatch.setenv("RNNCOURSE_GRADE_LOG", str(tmp_path / "missing" / "x.jsonl"))
     assert check_double(lambda v: 2 * v)  # an unwritable log never raises
+
+
+def test_an_unanswered_value_is_not_attempted_rather_than_failed():
+    from rnncourse.selfcheck import expect_answered
+
+    @self_check("Exercise 0.4: a value")
+    def check_value(answer):
+        expect_answered(answer is not None, "not answered yet: set answer")
+        expect_equal(answer, 3, what="answer")
+
+    stub, wrong, right = check_value(None), check_value(2), check_value(3)
+    assert not stub and not stub.attempted and "not answered yet" in stub.message
+    assert not wrong and wrong.attempted
+    assert right and right.attempted

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from ..selfcheck import expect, expect_close, self_check
+from ..selfcheck import expect, expect_answered, expect_close, self_check
 
 # Only the checks are exported. PATTERN_TASKS stays a public attribute: it is the statement of
 # exercise 1.1 (``ch01.PATTERN_TASKS``), not an answer.
@@ -62,6 +62,8 @@ def check_patterns(answer: dict[str, str]) -> None:
     expect(isinstance(answer, dict), f"answer should be a dict {{task: pattern}}, "
                                      f"got {type(answer).__name__}")
     missing = [task for task in PATTERN_TASKS if task not in answer]
+    expect_answered(len(missing) < len(PATTERN_TASKS), "not answered yet: map each task to "
+                    "its pattern")
     expect(not missing, f"{len(missing)} task(s) have no answer yet, e.g. {missing[0]!r}"
            if missing else "")
     wrong = []
@@ -303,7 +305,7 @@ def check_parity_rnn(weights: Any) -> None:
     ``h_t = step(weight_ih x_t + weight_hh h_(t-1) + bias)``, ``h_0 = 0``, with output bit
     ``1 if weight_ho h_t + bias_o > 0 else 0``, where ``step(z) = 1 if z > 0 else 0``. It must
     output the running parity of every bit string; tested on random and edge-case strings."""
-    expect(weights is not None, "not answered yet: set weights to a dict with the keys "
+    expect_answered(weights is not None, "not answered yet: set weights to a dict with the keys "
                                 + ", ".join(_PARITY_SHAPES))
     expect(isinstance(weights, dict), f"weights should be a dict, got {type(weights).__name__}")
     missing = [key for key in _PARITY_SHAPES if key not in weights]
