@@ -32,6 +32,8 @@ Contents:
 - :func:`gradient_norms_by_lag` (autograd) and :func:`jacobian_products` /
   :func:`jacobian_product_norms` (explicit products), which must agree
 - :func:`input_gradient_norms` — :math:`\lVert \partial L / \partial x_t \rVert` of any model
+- :func:`fixed_points_1d` — the fixed points of a one-unit RNN and their stability (the
+  bifurcations behind Pascanu et al.'s cliffs)
 - :func:`clip_by_norm`, :func:`clip_by_value`, :func:`cosine_similarity`,
   :func:`suggest_clip_threshold`, :func:`first_divergence` — gradient clipping, from the formula
 
@@ -55,7 +57,8 @@ __all__ = [
     "GAMMA", "PascanuCondition", "pascanu_condition", "largest_singular_value",
     "spectral_radius", "set_spectral_radius_", "random_orthogonal", "orthogonal_init_",
     "identity_init_", "hidden_states", "gradient_norms_by_lag", "step_jacobians",
-    "jacobian_products", "jacobian_product_norms", "input_gradient_norms", "global_norm",
+    "jacobian_products", "jacobian_product_norms", "input_gradient_norms", "fixed_points_1d",
+    "global_norm",
     "clip_by_norm", "clip_by_value", "cosine_similarity", "suggest_clip_threshold",
     "first_divergence",
 ]
@@ -277,7 +280,8 @@ def gradient_norms_by_lag(rnn: nn.RNN, x: torch.Tensor,
     The loss is ``loss_fn(h_T)`` summed over the batch (default: the sum of the entries of
     :math:`h_T`, i.e. a fixed read-out direction), so each row of
     :math:`\partial L/\partial h_k` is one sequence's gradient. Returns the mean over the batch
-    of the row norms, shape ``(T + 1,)``; entry ``k`` has lag ``T - k``.
+    of the row norms, shape ``(T + 1,)``, ``float64`` (the norms are taken in float64 so that
+    tiny float32 gradients do not underflow); entry ``k`` has lag ``T - k``.
     """
     _check_rnn(rnn)
     check_array(x, "x", ("batch", "seq_len", "input_size"))
@@ -288,7 +292,9 @@ def gradient_norms_by_lag(rnn: nn.RNN, x: torch.Tensor,
     if loss.dim() != 0:
         raise ValueError(f"loss_fn must return a scalar, got shape {tuple(loss.shape)}")
     grads = torch.autograd.grad(loss, states)  # leaves the parameters' .grad untouched
-    return torch.stack([g.norm(dim=-1).mean() for g in grads]).detach()
+    # norms in float64: float32 entries of 1e-20 have squares of 1e-40, below float32's
+    # smallest normal number, so a float32 norm would be 0 (subnormals are flushed)
+    return torch.stack([g.double().norm(dim=-1).mean() for g in grads]).detach()
 
 
 def _one_sequence(rnn: nn.RNN, x: torch.Tensor) -> torch.Tensor:
@@ -356,7 +362,7 @@ def input_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
         y: targets accepted by ``loss_fn``.
 
     Returns:
-        ``(seq_len,)``.
+        ``(seq_len,)``, ``float64``.
     """
     check_array(x, "x", ("batch", "seq_len", "input_size"))
     was_training = model.training
@@ -364,7 +370,47 @@ def input_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     x = x.detach().clone().requires_grad_(True)
     loss_fn(model(x), y, reduction="sum").backward()
     model.train(was_training)
-    return x.grad.norm(dim=-1).mean(dim=0).detach()
+    return x.grad.double().norm(dim=-1).mean(dim=0).detach()  # float64: no underflow
+
+
+def fixed_points_1d(weight: float, bias: float, nonlinearity: str = "tanh",
+                    grid: int = 20_001) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Fixed points :math:`h^* = f(w h^* + b)` of a one-unit RNN without input; their stability.
+
+    The roots of :math:`F(h) = f(wh + b) - h` are bracketed by sign changes on a fine grid of
+    :math:`h \in (-1, 1)` (tanh) or :math:`(0, 1)` (sigmoid) and refined by bisection. A fixed
+    point is stable when the step Jacobian there, :math:`w\,f'(w h^* + b)`, has modulus below 1.
+
+    Example:
+        >>> points, stable = fixed_points_1d(2.0, 0.0)   # -0.957 (stable), 0 (unstable), 0.957
+        >>> stable.tolist()
+        [True, False, True]
+
+    Returns:
+        ``(points, stable)``: ``float64`` tensor of the fixed points in increasing order and a
+        ``bool`` tensor, both of shape ``(number of fixed points,)``.
+    """
+    if _check_nonlinearity(nonlinearity) == "relu":
+        raise ValueError("fixed_points_1d handles the bounded nonlinearities tanh and sigmoid, "
+                         "got 'relu'")
+    for name, value in (("weight", weight), ("bias", bias)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value):
+            raise TypeError(f"{name} must be a finite number, got {value!r}")
+    f = _activation(nonlinearity)
+    low = -1.0 if nonlinearity == "tanh" else 0.0
+    h = torch.linspace(low, 1.0, grid, dtype=torch.float64)[1:-1]              # open interval
+    F = f(weight * h + bias) - h                                                # (grid - 2,)
+    left = torch.nonzero((F[:-1] <= 0) != (F[1:] <= 0)).flatten()
+    a, b = h[left], h[left + 1]                                                 # brackets
+    for _ in range(60):                                                         # bisection
+        mid = (a + b) / 2
+        same = (f(weight * mid + bias) - mid <= 0) == (f(weight * a + bias) - a <= 0)
+        a, b = torch.where(same, mid, a), torch.where(same, b, mid)
+    points = (a + b) / 2
+    out = f(weight * points + bias)
+    slope = weight * _derivative(nonlinearity, weight * points + bias, out)
+    return points, slope.abs() < 1
 
 
 # ---------------------------------------------------------------------------- clipping

@@ -244,6 +244,11 @@ _BAD_INPUTS = [
                  "grad_norms holds no finite value", id="threshold-all-nan"),
     pytest.param(lambda: V.suggest_clip_threshold([1.0], multiple=0), ValueError,
                  "multiple must be positive, got 0", id="threshold-multiple-zero"),
+    pytest.param(lambda: V.fixed_points_1d(2.0, 0.0, "relu"), ValueError,
+                 "handles the bounded nonlinearities tanh and sigmoid, got 'relu'",
+                 id="fixed-points-relu"),
+    pytest.param(lambda: V.fixed_points_1d(2.0, float("nan")), TypeError,
+                 "bias must be a finite number, got nan", id="fixed-points-nan"),
     pytest.param(lambda: V.random_orthogonal(0), ValueError,
                  "size must be a positive integer, got 0", id="orthogonal-size-zero"),
 ]
@@ -256,26 +261,51 @@ def test_bad_inputs(call, error: type[Exception], message: str) -> None:
 
 
 # ------------------------------------------------------------------------ self-checks
-def _bound(w: torch.Tensor, gamma: float, lag: int) -> tuple[float, float]:
-    lam = float(torch.linalg.matrix_norm(w, ord=2))
-    return lam, (gamma * lam) ** lag
+def _predict(rnn: nn.RNN, x: torch.Tensor) -> float:
+    with torch.no_grad():
+        h = torch.stack(V.hidden_states(rnn, x)[1:])
+    return V.largest_singular_value(rnn.weight_hh_l0) * float((1 - h**2).square().mean().sqrt())
 
 
-def test_check_pascanu_bound() -> None:
-    assert ch04.check_pascanu_bound(_bound)
-    eig = ch04.check_pascanu_bound(
-        lambda w, g, lag: (float(torch.linalg.eigvals(w).abs().max()),
-                           (g * float(torch.linalg.eigvals(w).abs().max())) ** lag))
-    assert not eig and "singular" in eig.message
-    crash = ch04.check_pascanu_bound(lambda w, g, lag: 1 / 0)
-    assert not crash and "ZeroDivisionError" in crash.message
+def _predict_mean(rnn: nn.RNN, x: torch.Tensor) -> float:
+    with torch.no_grad():
+        h = torch.stack(V.hidden_states(rnn, x)[1:])
+    return V.largest_singular_value(rnn.weight_hh_l0) * float((1 - h**2).mean())
+
+
+def test_check_growth_prediction() -> None:
+    assert ch04.check_growth_prediction(_predict)
+    cases = [
+        (_predict_mean, "*mean* slope"),
+        (lambda r, x: V.spectral_radius(r.weight_hh_l0), "rho alone"),
+        (lambda r, x: _predict(r, x) ** 2, "*squared* norm"),
+        (lambda r, x: math.log(_predict(r, x)), "natural log"),
+        (lambda r, x: "fast", "one finite number"),
+        (lambda r, x: 1 / 0, "ZeroDivisionError"),
+    ]
+    for answer, message in cases:
+        result = ch04.check_growth_prediction(answer)
+        assert not result and message in result.message, result.message
+
+
+def test_check_growth_prediction_keeps_rng() -> None:
+    torch.manual_seed(3)
+    want = torch.rand(3)
+    torch.manual_seed(3)
+    ch04.check_growth_prediction(lambda r, x: float(torch.rand(1)))
+    assert torch.equal(torch.rand(3), want)
 
 
 def test_check_clip_by_norm() -> None:
     assert ch04.check_clip_by_norm(V.clip_by_norm)
     per_tensor = ch04.check_clip_by_norm(lambda gs, c: [g * min(1.0, c / float(g.norm()))
                                                         for g in gs])
-    assert not per_tensor and "global" in per_tensor.message
+    assert not per_tensor and "each tensor by its own norm" in per_tensor.message
+    always = ch04.check_clip_by_norm(
+        lambda gs, c: [g * c / float(torch.sqrt(sum((h**2).sum() for h in gs))) for g in gs])
+    assert not always and "already shorter" in always.message
+    by_value = ch04.check_clip_by_norm(lambda gs, c: [g.clamp(-c, c) for g in gs])
+    assert not by_value and "clipping by value" in by_value.message
     crash = ch04.check_clip_by_norm(lambda gs, c: gs.norm())
     assert not crash and "AttributeError" in crash.message
 
@@ -290,3 +320,60 @@ def test_check_orthogonal() -> None:
         raise NotImplementedError
 
     assert "not implemented" in ch04.check_orthogonal(todo).message
+
+    def no_sign_fix(n: int, g: float, gen: torch.Generator) -> torch.Tensor:
+        q, _ = torch.linalg.qr(torch.randn(n, n, generator=gen, dtype=torch.float64))
+        return (g * q).float()
+
+    missing = ch04.check_orthogonal(no_sign_fix)
+    assert not missing and "sign fix" in missing.message
+
+    def global_rng(n: int, g: float, gen: torch.Generator) -> torch.Tensor:
+        return V.random_orthogonal(n, g)
+
+    unseeded = ch04.check_orthogonal(global_rng)
+    assert not unseeded and "generator you are given" in unseeded.message
+    assert not ch04.check_orthogonal(lambda n, g, gen: "Q")
+
+
+def test_check_exploding_matrix() -> None:
+    good = torch.tensor([[1.5, 1.0], [-3.06, -1.5]])
+    assert ch04.check_exploding_matrix(good)
+    too_big = ch04.check_exploding_matrix(1.2 * torch.eye(2))
+    assert not too_big and "below 1" in too_big.message
+    small = ch04.check_exploding_matrix(0.9 * torch.eye(3))
+    assert not small and "states stayed small" in small.message
+    assert "two units" in ch04.check_exploding_matrix(torch.tensor([[0.5]])).message
+    assert "not implemented" in ch04.check_exploding_matrix(None).message
+    assert "square" in ch04.check_exploding_matrix(torch.ones(2, 3)).message
+    assert "tensor" in ch04.check_exploding_matrix([[1.0]]).message
+    assert "NaN" in ch04.check_exploding_matrix(torch.full((2, 2), float("nan"))).message
+
+
+def test_fixed_points_1d() -> None:
+    points, stable = V.fixed_points_1d(2.0, 0.0)
+    torch.testing.assert_close(points, torch.tensor([-0.957504, 0.0, 0.957504],
+                                                    dtype=torch.float64), atol=1e-5, rtol=0)
+    assert stable.tolist() == [True, False, True]
+    for p in points:                                                 # they are fixed points
+        assert abs(math.tanh(2.0 * p.item()) - p.item()) < 1e-9
+    h_star = -math.sqrt(1 - 1 / 2.0)                                 # saddle-node at b_c
+    b_c = math.atanh(h_star) - 2.0 * h_star
+    assert len(V.fixed_points_1d(2.0, b_c - 0.01)[0]) == 3
+    assert len(V.fixed_points_1d(2.0, b_c + 0.01)[0]) == 1
+    assert len(V.fixed_points_1d(0.5, 0.3)[0]) == 1                  # w < 1: one attractor
+    points, stable = V.fixed_points_1d(8.0, -4.0, "sigmoid")
+    assert stable.tolist() == [True, False, True] and abs(points[1].item() - 0.5) < 1e-9
+
+
+def test_norms_are_float64_and_do_not_underflow() -> None:
+    torch.set_flush_denormal(True)
+    try:
+        rnn = nn.RNN(1, 16, batch_first=True)
+        V.orthogonal_init_(rnn, gain=0.3, generator=torch.Generator().manual_seed(0))
+        x = torch.randn(4, 60, 1, generator=torch.Generator().manual_seed(1))
+        g = V.gradient_norms_by_lag(rnn, x)
+        assert g.dtype == torch.float64
+        assert (g[:40] > 0).all()          # float32 entries ~1e-25: a float32 norm would be 0
+    finally:
+        torch.set_flush_denormal(False)
