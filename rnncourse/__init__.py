@@ -7,6 +7,8 @@ One module per chapter topic, so that the code a chapter builds is found in one 
 - :mod:`rnncourse.forward` — ch. 2: forward pass in NumPy and PyTorch, equal to ``torch.nn.RNN``
 - :mod:`rnncourse.bptt` — ch. 3: backpropagation through time in NumPy, truncated BPTT
 - :mod:`rnncourse.gradcheck` — ch. 3: gradient checks against centred finite differences
+- :mod:`rnncourse.text` — ch. 3 and 8: character-level corpora (``pydoc_data``), vocabulary,
+  streams for truncated BPTT, a character language model, sampling, bits per character
 - :mod:`rnncourse.vanishing` — ch. 4: Jacobian products, gradient norm vs lag, clipping, init
 - :mod:`rnncourse.tasks` — ch. 4–6: synthetic long-dependency tasks (adding problem, copy memory)
 - :mod:`rnncourse.lstm` — ch. 5: LSTM cell and layers from the equations, equal to ``torch.nn.LSTM``
@@ -25,6 +27,9 @@ and the foundation every chapter uses:
 - :mod:`rnncourse.selfcheck` — the mechanism behind exercise self-checks
 - :mod:`rnncourse.validation` — input checks with messages that name the expected shape
 - :mod:`rnncourse.exercises` — one module of self-checks per chapter (``ch01``, ``ch02``, ...)
+- :mod:`rnncourse.download` — optional checksummed, cached downloads for online learners
+- :mod:`rnncourse.instructor` — the ``rnncourse`` command: exercise catalogue, student
+  versions, grading
 """
 
 __version__ = "0.1.0"

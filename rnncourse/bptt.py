@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -40,9 +40,10 @@ from .validation import ShapeError, check_array, check_positive_int, checked_by
 
 __all__ = [
     "PARAM_NAMES", "Params", "Cache", "init_params", "params_from_torch", "rnn_forward",
-    "mse_loss", "cross_entropy_loss", "rnn_step_backward", "rnn_backward", "loss_and_grads",
-    "truncated_bptt_grads", "torch_loss_and_grads", "detach_state", "RNNRegressor",
-    "train_tbptt", "saved_tensor_bytes", "plot_unrolled_graph",
+    "mse_loss", "cross_entropy_loss", "rnn_step_backward", "rnn_backward", "state_gradients",
+    "step_jacobians", "loss_and_grads", "truncation_windows", "truncated_bptt_grads",
+    "truncated_input_gradients", "torch_loss_and_grads", "detach_state", "RNNRegressor",
+    "train_tbptt", "linear_readout_r2", "saved_tensor_bytes", "plot_unrolled_graph",
 ]
 
 PARAM_NAMES: tuple[str, ...] = ("W_xh", "W_hh", "b_h", "W_ho", "b_o")
@@ -263,6 +264,43 @@ def rnn_backward(params: Params, cache: Cache, dy: np.ndarray, dh_last: np.ndarr
     return grads
 
 
+@checked_by(_check_backward)
+def state_gradients(params: Params, cache: Cache, dy: np.ndarray,
+                    dh_last: np.ndarray | None = None, batch_first: bool = False,
+                    recurrent: bool = True) -> np.ndarray:
+    r"""Every ``delta_t = dL/dh_t`` (all paths from ``h_t`` to ``L``), by the backward recursion.
+
+    ``delta_T = g_T W_ho`` (plus ``dh_last``) and ``delta_t = g_t W_ho + R_{t+1} W_hh`` with
+    ``R_{t+1} = (1 - h_{t+1}**2) * delta_{t+1}`` (row-major batch), the quantity
+    :func:`rnn_backward` carries from step to step. Arguments as :func:`rnn_backward`.
+
+    Returns:
+        ``(T, batch, hidden)``: ``delta[t - 1]`` is ``delta_t`` (time-major, whatever
+        ``batch_first``).
+    """
+    h = cache["h"]                                # (T + 1, N, H), h[0] = h_0
+    dy = np.swapaxes(dy, 0, 1) if batch_first else dy
+    delta = np.empty_like(h[1:])
+    from_future = np.zeros_like(h[0]) if dh_last is None else dh_last
+    for t in reversed(range(len(delta))):      # delta[t] = delta_{t+1} in the maths
+        delta[t] = dy[t] @ params["W_ho"] + from_future
+        from_future = ((1.0 - h[t + 1] ** 2) * delta[t]) @ params["W_hh"]
+    return delta
+
+
+def step_jacobians(params: Params, cache: Cache) -> np.ndarray:
+    r"""The Jacobians ``dh_t/dh_{t-1} = diag(1 - h_t**2) W_hh`` of every step and sequence.
+
+    Returns:
+        ``(T, batch, hidden, hidden)``: entry ``[t - 1, b, i, j]`` is
+        ``d h_{t,i} / d h_{t-1,j}`` for sequence ``b`` (column-vector convention, as in the
+        chapter's equations).
+    """
+    _check_params(params)
+    h = cache["h"]                                                    # (T + 1, N, H)
+    return (1.0 - h[1:, :, :, None] ** 2) * params["W_hh"][None, None]  # (T, N, H, H)
+
+
 def loss_and_grads(params: Params, x: np.ndarray, target: np.ndarray,
                    h0: np.ndarray | None = None, loss: LossName = "mse",
                    batch_first: bool = False, recurrent: bool = True) -> tuple[float, Params]:
@@ -279,38 +317,69 @@ def loss_and_grads(params: Params, x: np.ndarray, target: np.ndarray,
     return value, rnn_backward(params, cache, dy, batch_first=batch_first, recurrent=recurrent)
 
 
-def truncated_bptt_grads(params: Params, x: np.ndarray, target: np.ndarray, k1: int,
-                         k2: int | None = None, h0: np.ndarray | None = None,
-                         loss: LossName = "mse") -> tuple[float, Params]:
-    r"""The gradient of truncated BPTT, BPTT(k1, k2) of Williams & Peng (1990), time-major.
-
-    Every ``k1`` steps (and at the end of the sequence), the losses of the steps since the
-    previous update are backpropagated through the last ``k2 >= k1`` steps only; the state
-    ``k2`` steps back is treated as a constant (PyTorch: ``.detach()``). The returned gradient
-    is the sum over these updates, i.e. what a training loop accumulates in one pass
-    *without* optimiser steps in between. Every loss term is counted exactly once.
-
-    ``k2 = k1 = k`` (the default ``k2 = k1``) is the usual PyTorch idiom: disjoint chunks of
-    ``k`` steps with the state detached between chunks. ``k1 >= T`` gives full BPTT.
-
-    Returns:
-        ``(L, grads)``: the total loss and the gradients of the parameters (no ``h0`` entry).
-    """
+def _check_k1_k2(k1: int, k2: int | None) -> tuple[int, int]:
     k1 = check_positive_int(k1, "k1")
     k2 = k1 if k2 is None else check_positive_int(k2, "k2")
     if k2 < k1:
         raise ValueError(f"k2 must be >= k1 (each loss is backpropagated at least to the "
                          f"previous update), got k1={k1}, k2={k2}")
+    return k1, k2
+
+
+def truncation_windows(steps: int, k1: int, k2: int | None = None
+                       ) -> list[tuple[int, int, int]]:
+    r"""The updates of BPTT(k1, k2) over ``steps`` time steps, as ``(start, first, end)``.
+
+    Update ``n`` happens after step ``end = min(n * k1, steps)`` (0-based, half-open ranges):
+    the losses of steps ``first .. end - 1`` (those since the previous update) are
+    backpropagated through the inputs ``start .. end - 1`` with ``start = max(0, end - k2)``;
+    the state before ``start`` is a constant. So the loss of step ``t`` reaches the inputs
+    ``x_s`` with ``start <= s <= t`` of its update, lags ``0 .. t - start``.
+
+    Example::
+
+        >>> truncation_windows(7, k1=3, k2=5)
+        [(0, 0, 3), (1, 3, 6), (2, 6, 7)]
+    """
+    steps = check_positive_int(steps, "steps")
+    k1, k2 = _check_k1_k2(k1, k2)
+    windows = []
+    for end in range(k1, steps + k1, k1):
+        end = min(end, steps)                         # the last update may come early
+        first = end - ((end - 1) % k1 + 1)            # the losses since the previous update
+        windows.append((max(0, end - k2), first, end))
+    return windows
+
+
+def truncated_bptt_grads(params: Params, x: np.ndarray, target: np.ndarray, k1: int,
+                         k2: int | None = None, h0: np.ndarray | None = None,
+                         loss: LossName = "mse") -> tuple[float, Params]:
+    r"""The gradient of truncated BPTT(k1, k2), time-major.
+
+    Every ``k1`` steps (and at the end of the sequence), the losses of the steps since the
+    previous update are backpropagated through the last ``k2 >= k1`` steps only; the state
+    ``k2`` steps back is treated as a constant (PyTorch: ``.detach()``). In Williams & Peng's
+    (1990) notation this is BPTT(h; h') with ``h' = k1`` (steps between updates) and
+    ``h = k2`` (steps back). The windows are :func:`truncation_windows`. The returned
+    gradient is the sum over these updates, i.e. what a training loop accumulates in one pass
+    *without* optimiser steps in between. Every loss term is counted exactly once.
+
+    ``k2 = k1 = k`` (the default ``k2 = k1``) is the usual PyTorch idiom: disjoint chunks of
+    ``k`` steps with the state detached between chunks (exactly so when ``k`` divides ``T``;
+    otherwise the last, early update reaches ``k`` steps back, into the previous chunk).
+    ``k1 >= T`` gives full BPTT.
+
+    Returns:
+        ``(L, grads)``: the total loss and the gradients of the parameters (no ``h0`` entry).
+    """
+    k1, k2 = _check_k1_k2(k1, k2)
     if loss not in ("mse", "cross_entropy"):
         raise ValueError(f"loss must be 'mse' or 'cross_entropy', got {loss!r}")
     loss_fn = mse_loss if loss == "mse" else cross_entropy_loss
     y, cache = rnn_forward(params, x, h0)
     total, dy_all = loss_fn(y, target)
-    steps = x.shape[0]
     grads = {name: np.zeros_like(params[name]) for name in PARAM_NAMES}
-    for end in range(k1, steps + k1, k1):
-        end = min(end, steps)
-        first_loss, start = end - ((end - 1) % k1 + 1), max(0, end - k2)
+    for start, first_loss, end in truncation_windows(x.shape[0], k1, k2):
         dy = np.zeros_like(dy_all[start:end])
         dy[first_loss - start:] = dy_all[first_loss:end]       # only the new losses
         _, window = rnn_forward(params, x[start:end], cache["h"][start])
@@ -318,6 +387,64 @@ def truncated_bptt_grads(params: Params, x: np.ndarray, target: np.ndarray, k1: 
         for name in PARAM_NAMES:
             grads[name] += window_grads[name]
     return total, grads
+
+
+def _torch_modules(params: Params) -> tuple[nn.RNN, nn.Linear]:
+    """``nn.RNN`` + ``nn.Linear`` in float64 holding ``params`` (``bias_hh_l0 = 0``)."""
+    input_size, hidden, output = _check_params(params)
+    rnn = nn.RNN(input_size, hidden).double()
+    linear = nn.Linear(hidden, output).double()
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.from_numpy(params["W_xh"]))
+        rnn.weight_hh_l0.copy_(torch.from_numpy(params["W_hh"]))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(params["b_h"]))
+        rnn.bias_hh_l0.zero_()
+        linear.weight.copy_(torch.from_numpy(params["W_ho"]))
+        linear.bias.copy_(torch.from_numpy(params["b_o"]))
+    return rnn, linear
+
+
+def truncated_input_gradients(params: Params, x: np.ndarray, target: np.ndarray, k1: int,
+                              k2: int | None = None, h0: np.ndarray | None = None
+                              ) -> np.ndarray:
+    r"""Measure which inputs each loss reaches under BPTT(k1, k2), with PyTorch's autograd.
+
+    For every step ``t`` the MSE loss ``l_t`` of that step is backpropagated, in float64,
+    exactly as a truncated-BPTT loop does it: through the window of its update
+    (:func:`truncation_windows`), from a detached state. Nothing here uses the window
+    arithmetic to decide what is zero: the zeros are autograd's.
+
+    Args:
+        params, x, target, h0: as :func:`truncated_bptt_grads` (time-major, MSE).
+        k1, k2: the truncation (``k2 = k1`` when ``None``).
+
+    Returns:
+        ``(T, T)`` array ``G`` with ``G[t, s] = ||dl_t/dx_s||`` (Frobenius norm over the
+        batch and the features); ``G[t, s] = 0`` exactly where no gradient flows.
+    """
+    k1, k2 = _check_k1_k2(k1, k2)
+    rnn, linear = _torch_modules(params)
+    xt = torch.as_tensor(x, dtype=torch.float64)
+    check_array(xt, "x", ("seq_len", "batch", "input_size"), {"input_size": rnn.input_size})
+    zt = torch.as_tensor(target, dtype=torch.float64)
+    check_array(zt, "target", ("seq_len", "batch", "output_size"),
+                {"seq_len": xt.shape[0], "batch": xt.shape[1], "output_size": linear.out_features})
+    steps, batch = xt.shape[:2]
+    h_start = (torch.zeros(1, batch, rnn.hidden_size, dtype=torch.float64) if h0 is None
+               else torch.as_tensor(h0, dtype=torch.float64)[None])
+    with torch.no_grad():
+        states, _ = rnn(xt, h_start)                  # h_1..h_T of the forward pass
+    states = torch.cat([h_start, states])          # (T + 1, batch, hidden), states[0] = h_0
+    reach = np.zeros((steps, steps))
+    for start, first, end in truncation_windows(steps, k1, k2):
+        window_x = xt[start:end].clone().requires_grad_(True)
+        out, _ = rnn(window_x, states[start][None])      # the state at start is a constant
+        y = linear(out)
+        for t in range(first, end):
+            loss_t = nn.functional.mse_loss(y[t - start], zt[t])
+            (grad,) = torch.autograd.grad(loss_t, window_x, retain_graph=True)
+            reach[t, start:end] = grad.flatten(1).norm(dim=1).numpy()
+    return reach
 
 
 def torch_loss_and_grads(params: Params, x: np.ndarray, target: np.ndarray,
@@ -369,7 +496,7 @@ def torch_loss_and_grads(params: Params, x: np.ndarray, target: np.ndarray,
 # Truncated BPTT in PyTorch: state detaching, a training loop, and the memory it saves
 # --------------------------------------------------------------------------------------------
 
-State = Union[torch.Tensor, tuple[torch.Tensor, ...]]
+State = torch.Tensor | tuple[torch.Tensor, ...]
 
 
 def detach_state(state: State | None) -> State | None:
@@ -453,6 +580,40 @@ def train_tbptt(model: nn.Module, x: torch.Tensor, y: torch.Tensor, k: int, step
         losses.append(loss.item())
         start += k
     return losses
+
+
+def linear_readout_r2(rnn: nn.Module, lag: int, generator: torch.Generator,
+                      steps: int = 2_000, batch: int = 4, burn_in: int = 100) -> float:
+    r"""How well the state ``h_t`` of ``rnn`` linearly encodes the input ``lag`` steps earlier.
+
+    Feeds white noise ``x_t ~ N(0, 1)`` (one input feature) to ``rnn`` (time-major, e.g.
+    ``RNNRegressor.rnn``), fits the least-squares read-out ``x_{t-lag} ≈ w^T h_t + c`` on one
+    stream and returns its :math:`R^2 = 1 - \text{MSE} / \operatorname{Var}(x)` on a second
+    stream (both drawn from ``generator``; the first ``burn_in`` steps are skipped). Since
+    ``Var(x) = 1``, ``1 - R^2`` is the MSE the best linear read-out of this state would reach
+    on the delay-``lag`` echo task.
+    """
+    if isinstance(lag, bool) or not isinstance(lag, int) or lag < 0:
+        raise ValueError(f"lag must be an integer >= 0, got {lag!r}")
+    if burn_in < lag:
+        raise ValueError(f"burn_in ({burn_in}) must be at least lag ({lag})")
+    device = next(rnn.parameters()).device
+    dtype = next(rnn.parameters()).dtype
+
+    def design(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            h, _ = rnn(x.to(device=device, dtype=dtype))                       # (T, B, H)
+        h = h[burn_in:].reshape(-1, h.shape[-1]).double().cpu()
+        features = torch.cat([h, torch.ones(len(h), 1, dtype=h.dtype)], dim=1)
+        return features, x[burn_in - lag: x.shape[0] - lag].reshape(-1, 1).double()
+
+    fit_x, score_x = (torch.randn(steps + burn_in, batch, 1, generator=generator)
+                      for _ in range(2))
+    features, target = design(fit_x)
+    weights = torch.linalg.lstsq(features, target).solution
+    features, target = design(score_x)
+    mse = ((target - features @ weights) ** 2).mean()
+    return 1.0 - (mse / target.var()).item()
 
 
 def saved_tensor_bytes(fn: Callable[[], object]) -> int:

@@ -287,6 +287,80 @@ def test_plot_unrolled_graph_refuses_too_many_steps():
     plt.close(fig)
 
 
+# --- delta as Jacobian products, window arithmetic, measured reach, read-out ---------------
+
+
+def test_state_gradients_match_autograd_and_jacobian_products(problem):
+    params, x, z, h0 = problem["params"], problem["x"], problem["mse"], problem["h0"]
+    y, cache = bptt.rnn_forward(params, x, h0)
+    _, dy = bptt.mse_loss(y, z)
+    delta = bptt.state_gradients(params, cache, dy)
+    assert delta.shape == (6, 3, 5)
+    grads = bptt.rnn_backward(params, cache, dy)
+    np.testing.assert_allclose((1 - cache["h"][1] ** 2) * delta[0] @ params["W_hh"],
+                               grads["h0"], atol=1e-14)
+    J = bptt.step_jacobians(params, cache)                    # (T, B, H, H)
+    assert J.shape == (6, 3, 5, 5)
+    direct = dy @ params["W_ho"]                               # (T, B, H)
+    for b in range(3):
+        for k in range(6):
+            total, product = np.zeros(5), np.eye(5)
+            for t in range(k, 6):
+                if t > k:
+                    product = J[t, b] @ product
+                total += product.T @ direct[t, b]
+            np.testing.assert_allclose(total, delta[k, b], atol=1e-12)
+    _, dy_bf = bptt.mse_loss(y.swapaxes(0, 1), z.swapaxes(0, 1), batch_first=True)
+    np.testing.assert_allclose(bptt.state_gradients(params, cache, dy_bf, batch_first=True),
+                               delta, atol=1e-14)
+
+
+def test_truncation_windows():
+    assert bptt.truncation_windows(7, 3, 5) == [(0, 0, 3), (1, 3, 6), (2, 6, 7)]
+    assert bptt.truncation_windows(6, 2) == [(0, 0, 2), (2, 2, 4), (4, 4, 6)]
+    assert bptt.truncation_windows(4, 10) == [(0, 0, 4)]
+    with pytest.raises(ValueError, match="k2 must be >= k1"):
+        bptt.truncation_windows(5, 3, 2)
+    with pytest.raises((TypeError, ValueError), match="k1"):
+        bptt.truncation_windows(5, 0)
+
+
+@pytest.mark.parametrize("k1, k2", [(1, 1), (2, 2), (3, 3), (2, 5), (1, 4), (6, 6)])
+def test_truncated_input_gradients_follow_the_windows(problem, k1, k2):
+    params, x, z = problem["params"], problem["x"], problem["mse"]
+    reach = bptt.truncated_input_gradients(params, x, z, k1, k2, problem["h0"])
+    rule = np.zeros((6, 6), dtype=bool)
+    for start, first, end in bptt.truncation_windows(6, k1, k2):
+        for t in range(first, end):
+            rule[t, start:t + 1] = True
+    assert np.array_equal(reach > 0, rule)
+
+
+def test_truncated_input_gradients_full_window_matches_autograd(problem):
+    params, x, z = problem["params"], problem["x"], problem["mse"]
+    reach = bptt.truncated_input_gradients(params, x, z, 6)
+    rnn, linear = bptt._torch_modules(params)
+    xt = torch.from_numpy(x).requires_grad_(True)
+    y = linear(rnn(xt)[0])
+    loss_last = nn.functional.mse_loss(y[5], torch.from_numpy(z[5]))
+    (grad,) = torch.autograd.grad(loss_last, xt)
+    np.testing.assert_allclose(reach[5], grad.flatten(1).norm(dim=1).numpy(), rtol=1e-12)
+    with pytest.raises(ShapeError, match="target"):
+        bptt.truncated_input_gradients(params, x, z[:, :, :2], 2)
+
+
+def test_linear_readout_r2():
+    torch.manual_seed(0)
+    model = bptt.RNNRegressor(1, 16, 1)
+    gen = torch.Generator().manual_seed(0)
+    r2 = [bptt.linear_readout_r2(model.rnn, lag, gen) for lag in (0, 2, 30)]
+    assert r2[0] > 0.99 and r2[0] >= r2[1] - 1e-3 and r2[2] < 0.2
+    with pytest.raises(ValueError, match="lag"):
+        bptt.linear_readout_r2(model.rnn, -1, gen)
+    with pytest.raises(ValueError, match="burn_in"):
+        bptt.linear_readout_r2(model.rnn, 200, gen)
+
+
 # --- exercise self-checks ----------------------------------------------------------------
 
 
@@ -301,25 +375,84 @@ def test_check_detach_state():
     assert not crashed and "AttributeError" in crashed.message
 
 
-def test_check_step_backward():
-    assert ch03.check_step_backward(bptt.rnn_step_backward)
+def _fraction(k1, k2, d):
+    return min(1.0, max(0.0, (k2 - d) / k1))
 
-    def no_tanh_derivative(delta, h, h_prev, x, W_hh):
-        return delta.T @ x, delta.T @ h_prev, delta.sum(0), delta @ W_hh
 
-    result = ch03.check_step_backward(no_tanh_derivative)
-    assert not result and "tanh derivative" in result.message
+def test_check_reach_fraction_accepts_the_answer_and_names_mistakes():
+    assert ch03.check_reach_fraction(_fraction)
+    from fractions import Fraction
+    assert ch03.check_reach_fraction(lambda k1, k2, d: Fraction(min(k1, max(0, k2 - d)), k1))
+    mistakes = {
+        "swapped": lambda k1, k2, d: min(1.0, max(0.0, (k1 - d) / k2)),
+        "chunks (k2 = k1)": lambda k1, k2, d: max(0.0, (k1 - d) / k1),
+        "only the newest loss": lambda k1, k2, d: 1.0 if d < k2 else 0.0,
+        "off by one": lambda k1, k2, d: min(1.0, max(0.0, (k2 - d + 1) / k1)),
+        "clip it": lambda k1, k2, d: (k2 - d) / k1,
+    }
+    for words, answer in mistakes.items():
+        result = ch03.check_reach_fraction(answer)
+        assert not result and words in result.message, (words, result.message)
+    result = ch03.check_reach_fraction(lambda k1, k2, d: min(1.0, max(0.0, (k2 - d - 1) / k1)))
+    assert not result and "off by one" in result.message
+    assert "autograd measured" in ch03.check_reach_fraction(lambda k1, k2, d: 0.5).message
+    bad = ch03.check_reach_fraction(lambda k1, k2, d: "half")
+    assert not bad and "number" in bad.message
+    crashed = ch03.check_reach_fraction(lambda k1, k2, d: 1 / 0)
+    assert not crashed and "ZeroDivisionError" in crashed.message
 
-    def transposed(delta, h, h_prev, x, W_hh):
-        out = bptt.rnn_step_backward(delta, h, h_prev, x, W_hh)
-        return out[0], out[1], out[2], ((1 - h**2) * delta) @ W_hh.T
 
-    result = ch03.check_step_backward(transposed)
-    assert not result and "dh_prev" in result.message and "transpose" in result.message
-    crashed = ch03.check_step_backward(lambda *args: args[0] @ args[0])
-    assert not crashed and "ValueError" in crashed.message
-    missing = ch03.check_step_backward(lambda *args: 1.0)
-    assert not missing and "tuple" in missing.message
+def test_reach_fraction_formula_matches_autograd_everywhere():
+    rng = np.random.default_rng(0)
+    for k1 in range(1, 5):
+        for k2 in range(k1, k1 + 4):
+            for d in range(0, k2 + 2):
+                measured = ch03._measured_fraction(k1, k2, d, rng)
+                assert measured == pytest.approx(_fraction(k1, k2, d)), (k1, k2, d)
+
+
+def _cosine(params, x, target, k):
+    _, full = bptt.loss_and_grads(params, x, target)
+    _, trunc = bptt.truncated_bptt_grads(params, x, target, k)
+    a, b = full["W_hh"].ravel(), trunc["W_hh"].ravel()
+    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+
+def _smallest(radius):
+    params, x, target = ch03.BIAS_PROBLEMS[radius]
+    return next(k for k in range(1, 41) if _cosine(params, x, target, k) >= 0.99)
+
+
+def test_check_truncation_bias():
+    answers = {r: _smallest(r) for r in ch03.BIAS_RADII}
+    assert answers[0.5] < answers[1.5]                      # the lesson of the experiment
+    assert ch03.check_truncation_bias(_cosine, answers)
+    result = ch03.check_truncation_bias(lambda *a: 1 - _cosine(*a), answers)
+    assert not result and "1 - cosine" in result.message
+
+    def all_params(params, x, target, k):
+        _, full = bptt.loss_and_grads(params, x, target)
+        _, trunc = bptt.truncated_bptt_grads(params, x, target, k)
+        a = np.concatenate([full[n].ravel() for n in bptt.PARAM_NAMES])
+        b = np.concatenate([trunc[n].ravel() for n in bptt.PARAM_NAMES])
+        return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+    result = ch03.check_truncation_bias(all_params, answers)
+    assert not result and "W_hh's gradients only" in result.message
+    early = {**answers, 0.5: answers[0.5] - 1}
+    result = ch03.check_truncation_bias(_cosine, early)
+    assert not result and "cosine is only" in result.message
+    assert "dict" in ch03.check_truncation_bias(_cosine, [1, 2]).message
+    assert "int" in ch03.check_truncation_bias(_cosine, {0.5: "6", 1.5: 35}).message
+    assert not ch03.check_truncation_bias(lambda *a: None, answers)
+
+
+def test_checks_leave_the_global_random_state_alone():
+    state = np.random.get_state()
+    torch_state = torch.random.get_rng_state()
+    ch03.check_reach_fraction(_fraction)
+    assert np.array_equal(np.random.get_state()[1], state[1])
+    assert torch.equal(torch.random.get_rng_state(), torch_state)
 
 
 def test_check_tbptt_grads():
