@@ -20,7 +20,15 @@ scales the *state before* the matrix product:
 
     n_t = \tanh\big(W_{in} x_t + b_{in} + W_{hn} (r_t \odot h_{t-1}) + b_{hn}\big).
 
-The two are different functions of the same weights (they agree wherever ``r_t = 1``).
+The two are different functions of the same weights. Their candidates' pre-activations differ
+by exactly (PyTorch's minus Cho et al.'s)
+
+.. math::
+
+    r_t \odot (W_{hn} h_{t-1}) - W_{hn} (r_t \odot h_{t-1}) + (r_t - 1) \odot b_{hn},
+
+which vanishes wherever :math:`r_t = 1`, whatever :math:`b_{hn}` is (no condition on the bias),
+and in general nowhere else; at :math:`h_{t-1} = 0` only the last term is left.
 PyTorch's form lets all three hidden-side products ``W_{h\cdot} h_{t-1}`` be
 done in one matrix product before the gates are known, which is why cuDNN and PyTorch use it.
 Beware of the convention for :math:`z`: here (as in PyTorch and Cho et al.) :math:`z_t = 1`
@@ -54,7 +62,9 @@ from torch.nn import functional as F
 
 from .recurrent import RNNBase, RNNCellBase
 
-__all__ = ["VARIANTS", "GRUStep", "gru_cell", "GRUCell", "GRU", "FusedGRU", "benchmark_cells"]
+__all__ = ["VARIANTS", "GRUStep", "gru_cell", "GRUCell", "GRU", "FusedGRU", "benchmark_cells",
+           "count_operations",
+           "GRU_STAGES", "draw_gru_cell", "gru_cell_figure"]
 
 Tensor = torch.Tensor
 VARIANTS = ("pytorch", "cho")
@@ -256,3 +266,201 @@ def benchmark_cells(seq_len: int, batch: int, hidden: int, repeats: int = 5,
             rows.append({"cell": kind, "implementation": name, "ms": 1e3 * seconds,
                          "vs_native": seconds / times["native"]})
     return rows
+
+
+#: ATen operations that are matrix products (what :func:`count_operations` counts as products).
+_PRODUCTS = frozenset({"mm", "addmm", "bmm", "baddbmm", "addbmm", "matmul", "linear", "addmv",
+                       "mv", "dot"})
+
+
+def count_operations(model: Any, x: Tensor, backward: bool = False) -> dict[str, Any]:
+    """Count what one pass of ``model`` on ``x`` asks PyTorch to do (the same on every machine
+    with the same PyTorch build, unlike times).
+
+    Runs ``model(x)`` (and, with ``backward``, the gradient of the sum of its floating outputs
+    with respect to every parameter of the module ``model``) under a dispatch mode that
+    records every ATen operation, and under :class:`torch.utils.flop_counter.FlopCounterMode`.
+
+    Returns:
+        ``{"products": int, "flops": int, "ops": int, "by_op": dict}``: the number of matrix
+        products (``mm``, ``addmm``, ...), their floating-point operations (a product
+        ``(n, k) @ (k, m)`` counts ``2 n k m``), the number of ATen operations of any kind,
+        and the count of each operation by name. A fused kernel (e.g. oneDNN's
+        ``mkldnn_rnn_layer`` or cuDNN's) is one operation whose products are not seen.
+
+    Example::
+
+        >>> count_operations(GRU(3, 5), torch.randn(7, 2, 3))["products"]  # 6 per step
+        42
+    """
+    from collections import Counter
+
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .training import _flatten
+
+    class _Record(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.by_op: Counter[str] = Counter()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+            self.by_op[func.overloadpacket.__name__] += 1
+            return func(*args, **(kwargs or {}))
+
+    def run() -> None:
+        with torch.set_grad_enabled(backward):
+            tensors = [t for t in _flatten(model(x)) if t.is_floating_point()]
+            if backward:   # gradients of every parameter; nothing is accumulated in .grad
+                params = [p for p in model.parameters() if p.requires_grad]
+                torch.autograd.grad(sum(t.sum() for t in tensors if t.requires_grad), params)
+
+    with FlopCounterMode(display=False) as flops:
+        run()
+    with _Record() as record:
+        run()
+    by_op = dict(record.by_op)
+    return {"products": sum(n for op, n in by_op.items() if op in _PRODUCTS),
+            "flops": int(flops.get_total_flops()), "ops": sum(by_op.values()), "by_op": by_op}
+
+
+# --------------------------------------------------------------------------------- diagrams
+#: Titles of the panels of :func:`gru_cell_figure`: stage -> title (stage 4 per variant).
+GRU_STAGES = {
+    1: "1. the state, copied\n$h_t = h_{t-1}$",
+    2: "2. the candidate $n_t$ alone: a plain RNN\n"
+       "$h_t = n_t = \\tanh(W_{in} x_t + b_{in} + W_{hn} h_{t-1} + b_{hn})$",
+    3: "3. + update gate $z_t$\n$h_t = (1 - z_t) \\odot n_t + z_t \\odot h_{t-1}$",
+    4: "4. + reset gate $r_t$ (PyTorch)\n"
+       "$n_t = \\tanh(W_{in} x_t + b_{in} + r_t \\odot (W_{hn} h_{t-1} + b_{hn}))$",
+}
+_CHO_STAGE_4 = ("4. + reset gate $r_t$ (Cho et al.)\n"
+                "$n_t = \\tanh(W_{in} x_t + b_{in} + W_{hn} (r_t \\odot h_{t-1}) + b_{hn})$")
+
+
+def draw_gru_cell(ax: Any, stage: int = 4, highlight: bool = True, title: str | None = None,
+                  variant: str = "pytorch") -> dict[str, int]:
+    r"""Draw the GRU cell of :func:`gru_cell` on ``ax``, built up to ``stage`` (1 to 4).
+
+    1. the state line, copied: :math:`h_t = h_{t-1}`;
+    2. the candidate alone, :math:`h_t = n_t = \tanh(W_{in} x_t + b_{in} + W_{hn} h_{t-1} +
+       b_{hn})`: chapter 2's plain RNN, which overwrites the state;
+    3. the update gate :math:`z_t` blends the two: :math:`h_t = (1 - z_t) \odot n_t + z_t \odot
+       h_{t-1}`;
+    4. the reset gate :math:`r_t`, after :math:`W_{hn}` for ``variant="pytorch"``
+       (:math:`r_t \odot (W_{hn} h_{t-1} + b_{hn})`), before it for ``"cho"``
+       (:math:`W_{hn} (r_t \odot h_{t-1})`).
+
+    σ and tanh boxes are layers (an affine map of their inputs, then the function; the tanh
+    layer's own map is :math:`W_{in} x_t + b_{in}`); the white box is the affine map
+    :math:`W_{hn} \cdot + b_{hn}` alone, drawn apart because the reset gate acts beside it;
+    round nodes are element-wise operations. With ``highlight`` the elements of earlier stages
+    are faded. The line from :math:`z_t` jumps over the candidate's line (a gap marks that
+    they cross without joining).
+
+    Returns:
+        ``{"layers": ..., "ops": ..., "arrows": ..., "junctions": ...}``, what was drawn (the
+        ``W_hn`` box counts as a layer).
+
+    Example::
+
+        >>> import matplotlib.pyplot as plt
+        >>> fig, ax = plt.subplots()
+        >>> draw_gru_cell(ax, stage=2)
+        {'layers': 2, 'ops': 0, 'arrows': 4, 'junctions': 0}
+    """
+    from .plotting import PALETTE, CellDiagram, finish_diagram
+    from .validation import check_positive_int
+
+    stage = check_positive_int(stage, "stage")
+    if stage > 4:
+        raise ValueError(f"stage must be 1, 2, 3 or 4, got {stage}")
+    cho = _check_variant(variant) == "cho"
+    d = CellDiagram(ax, stage, highlight)
+    top, cand, branch, gate, bus, x_in, right = 3.8, 2.8, 2.0, 1.2, 0.3, -0.55, 8.3
+    half, w2, gap = CellDiagram.LAYER_H / 2, CellDiagram.LAYER_W / 2, CellDiagram.NODE_R + 0.03
+    sigma, tanh = PALETTE["orange"], PALETTE["sky"]
+    drop, n_x, z_x, mix = 0.5, 4.1, 5.6, 7.0
+    w_x, r_x = (2.9, 1.7) if cho else (1.7, 2.9)   # where the W_hn box and the reset node sit
+
+    # 1. the state line, copied
+    d.arrow(1, (-0.05, top), (right, top), colour=PALETTE["blue"], linewidth=1.8, until=1)
+    d.text(1, -0.15, top, "$h_{t-1}$", ha="right", va="center")
+    d.text(1, right + 0.1, top, "$h_t$", ha="left", va="center")
+    # 2. the candidate alone: h_{t-1} and x_t through W_hn and tanh, which overwrites the state
+    d.line(2, [-0.05, drop], [top, top], colour=PALETTE["blue"], linewidth=1.8)
+    d.line(2, [drop, drop], [top, cand])
+    d.arrow(2, (drop, cand), ((r_x if cho and stage == 4 else w_x) - (gap if cho and stage == 4
+                                                                      else w2), cand))
+    d.layer(2, w_x, cand, "$W_{hn}$", "white")
+    d.arrow(2, (w_x + w2, cand), (n_x - w2, cand), until=3)
+    d.arrow(2, (n_x, x_in), (n_x, cand - half))
+    d.text(2, n_x, x_in - 0.12, "$x_t$", ha="center", va="top")
+    d.layer(2, n_x, cand, "tanh", tanh)
+    d.line(2, [n_x + w2, mix, mix], [cand, cand, top], until=2)
+    d.text(2, (n_x + w2 + z_x) / 2, cand + 0.22, "$n_t$", until=2, fontsize=9, ha="center",
+           va="center", color=PALETTE["vermillion"])
+    d.arrow(2, (mix, top), (right, top), colour=PALETTE["blue"], linewidth=1.8, until=2)
+    # 3. the update gate: the copy and the candidate, mixed
+    d.arrow(3, (drop, top), (right, top), colour=PALETTE["blue"], linewidth=1.8)
+    d.junction(3, drop, top)
+    d.line(3, [drop, drop, z_x], [cand, bus, bus])
+    d.junction(3, drop, cand)
+    d.junction(3, n_x, bus)
+    d.arrow(3, (n_x + w2, cand), (mix - gap, cand), label="$n_t$",
+            offset=((n_x + w2 + z_x) / 2 - (n_x + w2 + mix - gap) / 2, 0.22))
+    d.arrow(3, (z_x, bus), (z_x, gate - half))
+    d.layer(3, z_x, gate, r"$\sigma$", sigma)
+    d.bridge(3, z_x, cand)
+    z_start, z_end = (z_x, gate + half), (z_x, top - gap)
+    d.arrow(3, z_start, z_end, label="$z_t$", zorder=1.5,
+            offset=(0.25, (cand + top) / 2 - (z_start[1] + z_end[1]) / 2))
+    d.op(3, z_x, top, r"$\odot$")
+    d.junction(3, z_x, branch)
+    d.arrow(3, (z_x, branch), (mix - 0.35, branch))
+    d.op(3, mix, branch, "$1-$", width=0.66)
+    d.arrow(3, (mix, branch + CellDiagram.NODE_R), (mix, cand - gap))
+    d.op(3, mix, cand, r"$\odot$")
+    d.arrow(3, (mix, cand + CellDiagram.NODE_R), (mix, top - gap))
+    d.op(3, mix, top, "$+$")
+    # 4. the reset gate, after W_hn (PyTorch) or before it (Cho et al.)
+    d.arrow(4, (r_x, bus), (r_x, gate - half))
+    d.layer(4, r_x, gate, r"$\sigma$", sigma)
+    d.arrow(4, (r_x, gate + half), (r_x, cand - gap), label="$r_t$", offset=(0.25, 0))
+    d.op(4, r_x, cand, r"$\odot$")
+    if cho:   # h_{t-1} -> (r ⊙) -> W_hn -> tanh
+        d.arrow(4, (r_x + CellDiagram.NODE_R, cand), (w_x - w2, cand))
+        d.arrow(4, (w_x + w2, cand), (n_x - w2, cand))
+    else:     # h_{t-1} -> W_hn -> (r ⊙) -> tanh
+        d.arrow(4, (w_x + w2, cand), (r_x - gap, cand))
+        d.arrow(4, (r_x + CellDiagram.NODE_R, cand), (n_x - w2, cand))
+    finish_diagram(ax, (-1.0, right + 0.75), (x_in - 0.5, top + 0.35), title)
+    if title:
+        ax.title.set_fontsize(9)
+    return d.counts
+
+
+def gru_cell_figure(stages: tuple[int, ...] = (1, 2, 3, 4), highlight: bool = True,
+                    variant: str = "pytorch", ncols: int = 2, width: float = 10.0,
+                    height: float = 6.0) -> Any:
+    """The GRU cell built up gate by gate: one panel per stage of :func:`draw_gru_cell`
+    (``ncols`` panels a row), titled with :data:`GRU_STAGES`, and a key below. Returns the
+    figure."""
+    from .plotting import PALETTE, panel_grid, symbol_legend
+
+    cho = _check_variant(variant) == "cho"
+    stages = tuple(stages)
+    if not stages or any(s not in GRU_STAGES for s in stages):
+        raise ValueError(f"stages must be a non-empty tuple of 1, 2, 3, 4, got {stages!r}")
+    fig, axes = panel_grid(len(stages), ncols, width, height)
+    for ax, stage in zip(axes, stages):
+        title = _CHO_STAGE_4 if cho and stage == 4 else GRU_STAGES[stage]
+        draw_gru_cell(ax, stage, highlight, title=title, variant=variant)
+    symbol_legend(fig, [(r"$\sigma$ layer: sigmoid of an affine map of $x_t, h_{t-1}$",
+                        PALETTE["orange"], False),
+                       (r"tanh layer: tanh of $W_{in} x_t + b_{in}$ plus its other input",
+                        PALETTE["sky"], False),
+                       (r"affine map $W_{hn}(\cdot) + b_{hn}$ alone", "white", False),
+                       (r"element-wise $\odot$, $+$, $1-$", "white", True)], ncol=2)
+    return fig

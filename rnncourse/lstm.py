@@ -40,14 +40,15 @@ Shapes (``L`` = sequence length, ``N`` = batch, ``D`` = 2 if bidirectional else 
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
 from .recurrent import RNNBase, RNNCellBase
 
-__all__ = ["LSTMStep", "lstm_cell", "LSTMCell", "LSTM", "FusedLSTM"]
+__all__ = ["LSTMStep", "lstm_cell", "LSTMCell", "LSTM", "FusedLSTM", "LSTM_STAGES",
+           "draw_lstm_cell", "lstm_cell_figure"]
 
 Tensor = torch.Tensor
 
@@ -169,3 +170,121 @@ class FusedLSTM(LSTM):
             h = torch.sigmoid(o) * torch.tanh(c)
             outputs[t] = h
         return torch.stack(outputs), (h, c)
+
+
+# --------------------------------------------------------------------------------- diagrams
+# The LSTM cell diagram of chapter 5, drawn with rnncourse.plotting.CellDiagram (shared with
+# chapter 6's GRU diagram). A stage draws the elements introduced up to it.
+
+#: Titles of the panels of :func:`lstm_cell_figure`, one per stage of :func:`draw_lstm_cell`.
+LSTM_STAGES = {
+    1: "1. the cell state\n$c_t = c_{t-1}$",
+    2: "2. + forget gate $f_t$\n$c_t = f_t \\odot c_{t-1}$",
+    3: "3. + input gate $i_t$, candidate $g_t$\n$c_t = f_t \\odot c_{t-1} + i_t \\odot g_t$",
+    4: "4. + output gate $o_t$\n$h_t = o_t \\odot \\tanh(c_t)$",
+}
+
+
+def draw_lstm_cell(ax: Any, stage: int = 4, highlight: bool = True,
+                   title: str | None = None) -> dict[str, int]:
+    r"""Draw the LSTM cell of :func:`lstm_cell` on ``ax``, built up to ``stage`` (1 to 4).
+
+    1. the cell-state line :math:`c_{t-1} \to c_t`;
+    2. the forget gate: :math:`f_t = \sigma(\cdot)` scales the line, :math:`f_t \odot c_{t-1}`;
+    3. the input gate :math:`i_t` and candidate :math:`g_t = \tanh(\cdot)`, written with
+       :math:`+\, i_t \odot g_t`;
+    4. the output gate :math:`o_t` and :math:`h_t = o_t \odot \tanh(c_t)`.
+
+    Boxes are layers (an affine map of :math:`x_t` and :math:`h_{t-1}`, then σ or tanh), round
+    nodes element-wise operations (the tanh of :math:`c_t` has no weights); :math:`h_{t-1}`
+    and :math:`x_t` enter along the bottom. With ``highlight`` the elements of earlier stages
+    are faded, so the new ones stand out.
+
+    Returns:
+        ``{"layers": ..., "ops": ..., "arrows": ..., "junctions": ...}``, what was drawn.
+
+    Example::
+
+        >>> import matplotlib.pyplot as plt
+        >>> fig, ax = plt.subplots()
+        >>> draw_lstm_cell(ax, stage=2)
+        {'layers': 1, 'ops': 1, 'arrows': 3, 'junctions': 1}
+    """
+    from .plotting import PALETTE, finish_diagram
+    from .validation import check_positive_int
+
+    stage = check_positive_int(stage, "stage")
+    if stage > 4:
+        raise ValueError(f"stage must be 1, 2, 3 or 4, got {stage}")
+    from .plotting import CellDiagram, node_edge
+
+    d = CellDiagram(ax, stage, highlight)
+    node = CellDiagram.NODE_R
+    top, gate, mid, bus, x_in, right = 3.5, 1.3, 2.45, 0.35, -0.55, 8.3
+    half = CellDiagram.LAYER_H / 2
+    sigma, tanh = PALETTE["orange"], PALETTE["sky"]
+    fx, ix, gx, ox, sum_x, out_x = 2.0, 3.2, 4.4, 5.6, 3.8, 7.1
+
+    # 1. the cell state: a line through the cell (nodes drawn later cover it)
+    d.arrow(1, (-0.05, top), (right, top), colour=PALETTE["blue"], linewidth=1.8)
+    d.text(1, -0.15, top, "$c_{t-1}$", ha="right", va="center")
+    d.text(1, right + 0.1, top, "$c_t$", ha="left", va="center")
+    # 2. the inputs along the bottom, and the forget gate
+    bus_end = {2: fx, 3: gx}.get(stage, ox)
+    d.line(2, [-0.05, bus_end], [bus, bus])
+    d.text(2, -0.15, bus, "$h_{t-1}$", ha="right", va="center")
+    d.line(2, [0.8, 0.8], [x_in, bus])
+    d.junction(2, 0.8, bus)
+    d.text(2, 0.8, x_in - 0.12, "$x_t$", ha="center", va="top")
+    d.arrow(2, (fx, bus), (fx, gate - half))
+    d.layer(2, fx, gate, r"$\sigma$", sigma)
+    d.arrow(2, (fx, gate + half), (fx, top - node - 0.03), label="$f_t$", offset=(0.25, 0))
+    d.op(2, fx, top, r"$\odot$")
+    # 3. the write: input gate, candidate, their product added to the cell
+    for x, text, colour in ((ix, r"$\sigma$", sigma), (gx, "tanh", tanh)):
+        d.arrow(3, (x, bus), (x, gate - half))
+        d.layer(3, x, gate, text, colour)
+    d.arrow(3, (ix, gate + half), node_edge((ix, gate + half), (sum_x, mid)), label="$i_t$",
+            offset=(-0.3, 0.05))
+    d.arrow(3, (gx, gate + half), node_edge((gx, gate + half), (sum_x, mid)), label="$g_t$",
+            offset=(0.3, 0.05))
+    d.op(3, sum_x, mid, r"$\odot$")
+    d.arrow(3, (sum_x, mid + node), (sum_x, top - node - 0.03))
+    d.op(3, sum_x, top, "$+$")
+    # 4. the read: output gate times tanh of the new cell state
+    d.arrow(4, (ox, bus), (ox, gate - half))
+    d.layer(4, ox, gate, r"$\sigma$", sigma)
+    d.arrow(4, (ox + CellDiagram.LAYER_W / 2, gate), (out_x - node - 0.03, gate), label="$o_t$",
+            offset=(0, 0.2))
+    d.junction(4, out_x, top)
+    d.arrow(4, (out_x, top), (out_x, mid + node + 0.03))
+    d.op(4, out_x, mid, "tanh", width=0.8)   # element-wise: no weights
+    d.arrow(4, (out_x, mid - node), (out_x, gate + node + 0.03))
+    d.op(4, out_x, gate, r"$\odot$")
+    d.line(4, [out_x, out_x], [gate - node, bus])
+    d.arrow(4, (out_x, bus), (right, bus))
+    d.text(4, right + 0.1, bus, "$h_t$", ha="left", va="center")
+    finish_diagram(ax, (-1.0, right + 0.75), (x_in - 0.5, top + 0.35), title)
+    if title:
+        ax.title.set_fontsize(9)
+    return d.counts
+
+
+def lstm_cell_figure(stages: tuple[int, ...] = (1, 2, 3, 4), highlight: bool = True,
+                     ncols: int = 2, width: float = 10.0, height: float = 5.6) -> Any:
+    """The LSTM cell built up gate by gate: one panel per stage of :func:`draw_lstm_cell`
+    (``ncols`` panels a row), titled with :data:`LSTM_STAGES`, and a key to the symbols below.
+    Returns the figure."""
+    from .plotting import PALETTE, panel_grid, symbol_legend
+
+    stages = tuple(stages)
+    if not stages or any(s not in LSTM_STAGES for s in stages):
+        raise ValueError(f"stages must be a non-empty tuple of 1, 2, 3, 4, got {stages!r}")
+    fig, axes = panel_grid(len(stages), ncols, width, height)
+    for ax, stage in zip(axes, stages):
+        draw_lstm_cell(ax, stage, highlight, title=LSTM_STAGES[stage])
+    symbol_legend(fig, [(r"$\sigma$ layer: sigmoid of an affine map of $x_t, h_{t-1}$",
+                        PALETTE["orange"], False),
+                       ("tanh layer: tanh of an affine map", PALETTE["sky"], False),
+                       (r"element-wise $\odot$, $+$, tanh", "white", True)])
+    return fig

@@ -8,17 +8,22 @@ Call :func:`use_style` once at the top of a notebook.
 The diagrams of the course (chapter 1's unrolled RNNs, chapter 3's computational graph,
 chapter 7's stacked layers) are drawn in data coordinates with three primitives: :func:`box`
 (a labelled node), :func:`arrow` (an edge, optionally labelled) and :func:`finish_diagram`
-(limits, equal aspect, no axes).
+(limits, equal aspect, no axes). The gated-cell diagrams of chapters 5 and 6, built up stage by
+stage, add :class:`CellDiagram` (layers, element-wise nodes, junctions, fading of earlier
+stages), :func:`node_edge`, :func:`panel_grid` and :func:`symbol_legend`.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 from cycler import cycler
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-__all__ = ["PALETTE", "use_style", "new_figure", "box", "arrow", "finish_diagram"]
+__all__ = ["PALETTE", "use_style", "new_figure", "box", "arrow", "finish_diagram", "CellDiagram",
+           "node_edge", "panel_grid", "symbol_legend"]
 
 # Okabe & Ito (2008), "Color Universal Design": black first for single-line plots.
 PALETTE: dict[str, str] = {
@@ -147,3 +152,131 @@ def finish_diagram(ax: plt.Axes, xlim: tuple[float, float], ylim: tuple[float, f
     ax.axis("off")
     if title:
         ax.set_title(title)
+
+
+# -------------------------------------------------------------- gated-cell diagram primitives
+# The cell diagrams of chapters 5 and 6, drawn with rnncourse.plotting's box and arrow in data
+# units: the state line runs along the top, the inputs enter along a bus at the bottom, the
+# layers (boxes) sit in a row between, and round nodes are element-wise operations. A stage
+# draws the elements introduced up to it; with ``highlight`` the earlier ones are faded.
+
+class CellDiagram:
+    """Draws the elements of one stage of a gated-cell diagram on ``ax`` and counts them.
+
+    Elements are drawn only from the stage ``since`` that introduces them (``until`` the last);
+    with ``highlight`` those of earlier stages are faded, so that each panel shows what it adds.
+    Sizes are in data units: layers are ``LAYER_W × LAYER_H`` boxes, operations round nodes of
+    radius ``NODE_R``.
+    """
+
+    LAYER_W, LAYER_H, NODE_R = 0.9, 0.5, 0.2
+    FADED = 0.3  # alpha of the elements of earlier stages
+
+    def __init__(self, ax: Any, stage: int, highlight: bool) -> None:
+        self.ax, self.stage, self.highlight = ax, stage, highlight
+        self.counts = {"layers": 0, "ops": 0, "arrows": 0, "junctions": 0}
+
+    def shown(self, since: int, until: int = 99) -> bool:
+        return since <= self.stage <= until
+
+    def _alpha(self, since: int) -> float:
+        return self.FADED if self.highlight and since < self.stage else 1.0
+
+    def layer(self, since: int, x: float, y: float, text: str, colour: str,
+              width: float | None = None, until: int = 99) -> None:
+        """A layer: an affine map of its inputs, then ``text`` (σ, tanh), as a box."""
+        if self.shown(since, until):
+            patch = box(self.ax, x, y, text, colour, width or self.LAYER_W, self.LAYER_H,
+                        fontsize=9, alpha=1.0, zorder=2)
+            patch.set_alpha(self._alpha(since))
+            self.ax.texts[-1].set_alpha(max(self._alpha(since), 0.55))
+            self.counts["layers"] += 1
+
+    def op(self, since: int, x: float, y: float, symbol: str, width: float | None = None,
+           until: int = 99) -> None:
+        """An element-wise operation (⊙, +, 1−) as a round node."""
+        if self.shown(since, until):
+            patch = box(self.ax, x, y, symbol, "white", width or 2 * self.NODE_R,
+                        2 * self.NODE_R, fontsize=9, rounding=self.NODE_R + 0.02, alpha=1.0,
+                        zorder=2)
+            patch.set_alpha(self._alpha(since))
+            self.ax.texts[-1].set_alpha(max(self._alpha(since), 0.55))
+            self.counts["ops"] += 1
+
+    def arrow(self, since: int, start: tuple[float, float], end: tuple[float, float],
+              label: str | None = None, offset: tuple[float, float] = (0.0, 0.0),
+              colour: str = "black", linewidth: float = 1.1, until: int = 99,
+              zorder: float = 1) -> None:
+        if self.shown(since, until):
+            patch = arrow(self.ax, start, end, colour, label=label,
+                                        label_offset=offset, linewidth=linewidth,
+                                        head_size=9, zorder=zorder)
+            patch.set_alpha(self._alpha(since))
+            if label:
+                self.ax.texts[-1].set_fontsize(9)
+                self.ax.texts[-1].set_alpha(max(self._alpha(since), 0.55))
+            self.counts["arrows"] += 1
+
+    def line(self, since: int, xs: list[float], ys: list[float], colour: str = "black",
+             linewidth: float = 1.1, until: int = 99) -> None:
+        """A connection without a head (a bus, or the first legs of a bent arrow)."""
+        if self.shown(since, until):
+            self.ax.plot(xs, ys, color=colour, linewidth=linewidth, linestyle="-", zorder=1,
+                         solid_capstyle="butt", alpha=self._alpha(since))
+
+    def junction(self, since: int, x: float, y: float, until: int = 99) -> None:
+        """A dot where one signal splits into two."""
+        if self.shown(since, until):
+            self.ax.plot([x], [y], marker="o", linestyle="", color="black", markersize=3.5,
+                         zorder=1.5,
+                         alpha=self._alpha(since))
+            self.counts["junctions"] += 1
+
+    def bridge(self, since: int, x: float, y: float, vertical: bool = True,
+               until: int = 99) -> None:
+        """Cut a gap into the line at ``(x, y)`` that the next (crossing) line jumps over."""
+        if self.shown(since, until):
+            d = 0.13
+            xs, ys = ([x - d, x + d], [y, y]) if vertical else ([x, x], [y - d, y + d])
+            self.ax.plot(xs, ys, color="white", linewidth=4, linestyle="-", zorder=1.2)
+
+    def text(self, since: int, x: float, y: float, text: str, until: int = 99,
+             fontsize: float = 10, **kwargs: Any) -> None:
+        """An input or output name at the end of a line."""
+        if self.shown(since, until):
+            self.ax.text(x, y, text, fontsize=fontsize, zorder=3,
+                         alpha=max(self._alpha(since), 0.55), **kwargs)
+
+
+def node_edge(start: tuple[float, float], centre: tuple[float, float],
+             radius: float = CellDiagram.NODE_R + 0.03) -> tuple[float, float]:
+    """The point where the segment from ``start`` to a round node's ``centre`` meets its edge."""
+    dx, dy = centre[0] - start[0], centre[1] - start[1]
+    norm = (dx * dx + dy * dy) ** 0.5
+    return centre[0] - radius * dx / norm, centre[1] - radius * dy / norm
+
+
+def symbol_legend(fig: Any, entries: list[tuple[str, str, bool]], ncol: int | None = None
+                 ) -> None:
+    """A key below the panels: ``(label, fill colour, round)`` per kind of element."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], marker="o" if round_ else "s", markersize=11, linestyle="",
+                      markerfacecolor=colour, markeredgecolor="black", markeredgewidth=0.8,
+                      label=label) for label, colour, round_ in entries]
+    fig.legend(handles=handles, loc="outside lower center", ncol=ncol or len(handles),
+               frameon=False, fontsize=9)
+
+
+def panel_grid(n: int, ncols: int, width: float, height: float) -> tuple[Any, list[Any]]:
+    """A figure with ``n`` panels, ``ncols`` a row (constrained layout); unused cells removed."""
+    from .validation import check_positive_int
+
+    ncols = min(check_positive_int(ncols, "ncols"), n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False,
+                             layout="constrained")
+    axes = list(axes.flat)
+    for ax in axes[n:]:
+        ax.remove()
+    return fig, axes[:n]

@@ -132,6 +132,7 @@ def run(job: dict[str, Any], folder: Path) -> dict[str, Any]:
             notebook, timeout=timeout, allow_errors=True, timeout_func=lambda cell: (
                 setup_timeout if cell.metadata.get("setup") else timeout),
             interrupt_on_timeout=True, kernel_name="python3", record_timing=False,
+            shutdown_kernel="immediate",  # nothing to save: no clean shutdown to wait for
             error_on_timeout={"ename": "TimeoutError", "evalue": "the cell ran longer than "
                               f"the time limit of {timeout:g} s"})
         died = None
