@@ -62,6 +62,7 @@ __all__ = [
     "noisy_cycle",
     "lagged_sum",
     "noisy_cycle_entropy",
+    "noisy_cycle_oracle_nll",
     "prefix_logits",
     "width_for_params",
     "draw_stacked",
@@ -375,6 +376,29 @@ def noisy_cycle_entropy(n_symbols: int = 6, p_follow: float = 0.7) -> float:
     return -(p_next * math.log(p_next) + (n_symbols - 1) * p_other * math.log(p_other))
 
 
+def noisy_cycle_oracle_nll(previous: torch.Tensor, following: torch.Tensor, n_symbols: int = 6,
+                           p_follow: float = 0.7) -> torch.Tensor:
+    r"""The Bayes-optimal causal predictor's loss on each step of :func:`noisy_cycle` data.
+
+    The process is Markov, so the oracle that knows it predicts
+    :math:`p(x_{t+1} \mid x_{1..t}) = p(x_{t+1} \mid x_t)`: ``p_follow + (1 - p_follow)/K`` for
+    :math:`(x_t + 1) \bmod K` and ``(1 - p_follow)/K`` for every other symbol. Returns its
+    negative log-likelihood :math:`-\ln p(\text{following} \mid \text{previous})` per step, the
+    shape of the (equal-shaped, long) inputs; its mean over a test set is the lowest loss a
+    causal model can expect there (:func:`noisy_cycle_entropy` is its expectation).
+    """
+    n_symbols = check_positive_int(n_symbols, "n_symbols")
+    p_follow = check_probability(p_follow, "p_follow")
+    if previous.shape != following.shape or previous.dtype != torch.long:
+        raise ShapeError(f"previous and following must be torch.long tensors of one shape, "
+                         f"got {previous.dtype} {tuple(previous.shape)} and "
+                         f"{following.dtype} {tuple(following.shape)}")
+    p_next = p_follow + (1 - p_follow) / n_symbols
+    p_other = (1 - p_follow) / n_symbols
+    follows = following == (previous + 1) % n_symbols
+    return -torch.where(follows, math.log(p_next), math.log(p_other)).to(torch.float64)
+
+
 @torch.no_grad()
 def prefix_logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Honest next-step predictions: step ``t`` of the result is the model's last output on
@@ -405,7 +429,7 @@ def width_for_params(kind: str, input_size: int, target: int, num_layers: int = 
 
 
 def draw_stacked(ax: Any, num_layers: int = 2, seq_len: int = 4,
-                 bidirectional: bool = True) -> None:
+                 bidirectional: bool = True, legend: bool = True) -> None:
     """Draw a stacked (optionally bidirectional) RNN unrolled in time on a matplotlib axis.
 
     Columns are time steps; each layer has a forward row (arrows to the right) and, if
@@ -415,6 +439,8 @@ def draw_stacked(ax: Any, num_layers: int = 2, seq_len: int = 4,
 
     Draws ``seq_len`` inputs, ``seq_len`` outputs and ``num_layers x directions x seq_len``
     hidden boxes (:func:`rnncourse.plotting.box`), joined by :func:`rnncourse.plotting.arrow`.
+    With ``legend``, a key to the box colours and arrow colours goes below the diagram
+    (outside it, so it covers nothing).
     """
     from functools import partial
 
@@ -459,3 +485,31 @@ def draw_stacked(ax: Any, num_layers: int = 2, seq_len: int = 4,
             for src in sources[layer - 1]:
                 edge((t + dx, src + h / 2), (t + dx, cy - h / 2), "grey")
     finish_diagram(ax, (-0.6, seq_len - 0.4), (-0.5, top + 0.5))
+    if legend:
+        _stacked_legend(ax, bidirectional)
+
+
+def _stacked_legend(ax: Any, bidirectional: bool) -> None:
+    """The key of :func:`draw_stacked`, centred below the axes."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from .plotting import PALETTE
+
+    def swatch(colour: str, label: str) -> Patch:
+        return Patch(facecolor=colour, edgecolor="black", linewidth=0.6, label=label)
+
+    def edge(colour: str, marker: str, label: str) -> Line2D:
+        return Line2D([], [], color=colour, marker=marker, markersize=5, linewidth=0.9,
+                      label=label)
+
+    states = [swatch(PALETTE["sky"], r"forward state $\overrightarrow{h}^{(l)}_t$")]
+    edges = [edge(PALETTE["blue"], ">", r"forward in time, $t \to t+1$")]
+    if bidirectional:
+        states.append(swatch(PALETTE["yellow"], r"backward state $\overleftarrow{h}^{(l)}_t$"))
+        edges.append(edge(PALETTE["vermillion"], "<", r"backward in time, $t+1 \to t$"))
+    states.append(swatch("white", "input $x_t$, output $y_t$"))
+    edges.append(edge("grey", "^", "up a layer (and to $y_t$)"))
+    handles = states + edges                  # two columns: the boxes, then the arrows
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2,
+              frameon=False, fontsize=8, handlelength=1.6, columnspacing=1.2)

@@ -311,6 +311,39 @@ def test_draw_stacked_structure(num_layers: int, seq_len: int, bidirectional: bo
     plt.close(fig)
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_draw_stacked_legend_explains_every_colour_and_covers_nothing(bidirectional: bool
+                                                                      ) -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgb
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.4), layout="constrained")
+    deep.draw_stacked(axes[0], 2, 4, bidirectional=bidirectional)
+    deep.draw_stacked(axes[1], 2, 4, bidirectional=bidirectional, legend=False)
+    assert axes[1].get_legend() is None
+    legend = axes[0].get_legend()
+    handles = legend.legend_handles
+    # every fill colour of a box and every colour of an arrow has an entry
+    fills = {to_rgb(p.get_facecolor()[:3]) for p in axes[0].patches
+             if isinstance(p, FancyBboxPatch)}
+    lines = {to_rgb(p.get_edgecolor()[:3]) for p in axes[0].patches
+             if isinstance(p, FancyArrowPatch)}
+    keyed_fills = {to_rgb(h.get_facecolor()[:3]) for h in handles if hasattr(h, "get_width")}
+    keyed_lines = {to_rgb(h.get_color()) for h in handles if hasattr(h, "get_xdata")}
+    assert fills == keyed_fills and lines == keyed_lines
+    assert len(handles) == (6 if bidirectional else 4)
+    # the legend sits below the diagram: above it is nothing but the figure's edge
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    key = legend.get_window_extent(renderer)
+    lowest = min(p.get_window_extent(renderer).y0 for p in axes[0].patches)
+    assert key.y1 <= lowest
+    assert fig.bbox.contains(key.x0, key.y0) and fig.bbox.contains(key.x1, key.y1)
+    assert not key.overlaps(axes[1].get_tightbbox(renderer))
+    plt.close(fig)
+
+
 # --------------------------------------------------------------------------- self-checks
 
 
@@ -324,16 +357,9 @@ def _last(h_n: torch.Tensor, num_layers: int) -> torch.Tensor:
     return torch.cat([last[0], last[1]], dim=-1)
 
 
-def _bidir(x: torch.Tensor, fwd: nn.GRU, bwd: nn.GRU) -> tuple[torch.Tensor, torch.Tensor]:
-    out_f, h_f = fwd(x)
-    out_b, h_b = bwd(x.flip(1))
-    return torch.cat([out_f, out_b.flip(1)], dim=-1), torch.cat([h_f, h_b])
-
-
 def test_self_checks_pass_on_correct_answers() -> None:
     assert ch07.check_hn_shape(_hn_shape)
     assert ch07.check_last_layer_states(_last)
-    assert ch07.check_bidirectional(_bidir)
 
 
 def test_self_checks_fail_with_useful_messages() -> None:
@@ -341,19 +367,165 @@ def test_self_checks_fail_with_useful_messages() -> None:
     assert not wrong and "batch-first" in wrong.message
     wrong = ch07.check_last_layer_states(lambda h_n, n: torch.cat([h_n[0], h_n[1]], dim=-1))
     assert not wrong and "differs" in wrong.message and "view" in wrong.message
-    wrong = ch07.check_bidirectional(
-        lambda x, f, b: (torch.cat([f(x)[0], b(x.flip(1))[0]], -1),
-                         torch.cat([f(x)[1], b(x.flip(1))[1]])))
-    assert not wrong and "output" in wrong.message and "flip" in wrong.message
 
 
 def test_self_checks_report_crashes_and_stubs(stub: Callable[..., object]) -> None:
     def crashes(*args: object) -> None:
         raise RuntimeError("boom")
 
-    for check in (ch07.check_hn_shape, ch07.check_last_layer_states, ch07.check_bidirectional):
+    for check in (ch07.check_hn_shape, ch07.check_last_layer_states,
+                  ch07.check_padded_bidirectional):
         result = check(crashes)
         assert not result and "RuntimeError: boom" in result.message
         assert "not implemented" in check(stub).message
-    result = ch07.check_bidirectional(lambda x, f, b: f(x)[0])
-    assert not result and "pair" in result.message
+
+
+def test_noisy_cycle_oracle_nll() -> None:
+    import math
+    previous = torch.tensor([[0, 5, 2]])
+    following = torch.tensor([[1, 0, 4]])                # follows, follows (wraps), jumps
+    nll = deep.noisy_cycle_oracle_nll(previous, following, 6, 0.7)
+    assert nll.dtype == F64 and nll.shape == (1, 3)
+    torch.testing.assert_close(nll, torch.tensor([[-math.log(0.75), -math.log(0.75),
+                                                   -math.log(0.05)]], dtype=F64))
+    s = deep.noisy_cycle(4000, 30, 6, 0.7, torch.Generator().manual_seed(1))
+    mean = deep.noisy_cycle_oracle_nll(s[:, :-1], s[:, 1:]).mean().item()
+    assert abs(mean - deep.noisy_cycle_entropy(6, 0.7)) < 0.01   # its expectation
+    with pytest.raises(ShapeError, match="one shape"):
+        deep.noisy_cycle_oracle_nll(previous, following[:, :2])
+    with pytest.raises(ShapeError, match="torch.long"):
+        deep.noisy_cycle_oracle_nll(previous.float(), following.float())
+
+
+# --------------------------------------------------------------------------- new self-checks
+
+
+def _is_causal(model: nn.Module, x: torch.Tensor) -> bool:
+    x = x.clone().requires_grad_(True)
+    y = model(x)
+    for t in range(x.shape[1] - 1):
+        for k in range(y.shape[-1]):
+            grad, = torch.autograd.grad(y[:, t, k].sum(), x, retain_graph=True)
+            if grad[:, t + 1:].abs().max() > 0:
+                return False
+    return True
+
+
+def _causal_variant(which: str) -> Callable[[nn.Module, torch.Tensor], object]:
+    """Common wrong answers to exercise 7.3."""
+    def answer(model: nn.Module, x: torch.Tensor) -> object:
+        x = x.clone().requires_grad_(True)
+        y = model(x)
+        steps = [x.shape[1] - 1] if which == "last-step" else range(x.shape[1] - 1)
+        for t in steps:
+            outputs = [y[:, t].sum()] if which == "sum" else [y[:, t, k].sum()
+                                                              for k in range(y.shape[-1])]
+            for out in outputs:
+                grad, = torch.autograd.grad(out, x, retain_graph=True)
+                ahead = {"next-only": grad[:, t + 1:t + 2], "present": grad[:, t:]}.get(
+                    which, grad[:, t + 1:])
+                tol = {"loose": 1e-2, "sum": 1e-6}.get(which, 0.0)
+                if ahead.numel() and ahead.abs().max() > tol:
+                    return 0 if which == "int" else False
+        return 1 if which == "int" else True
+    return answer
+
+
+@pytest.mark.parametrize("which,message", [
+    ("present", "never s = t"),
+    ("last-step", "not only the last one"),
+    ("next-only", "not only s = t + 1"),
+    ("sum", "gradient of their *sum* is zero"),
+    ("loose", "do not compare with a loose tolerance"),
+    ("int", "should return True or False, got int"),
+])
+def test_check_is_causal_names_each_mistake(which: str, message: str) -> None:
+    assert ch07.check_is_causal(_is_causal)
+    for _ in range(2):                                   # random cases: the same verdict
+        result = ch07.check_is_causal(_causal_variant(which))
+        assert not result and message in result.message, result.message
+
+
+def test_check_is_causal_accepts_a_boolean_tensor() -> None:
+    assert ch07.check_is_causal(lambda m, x: torch.tensor(_is_causal(m, x)))
+
+
+def _padded(x: torch.Tensor, lengths: torch.Tensor, fwd: nn.GRU, bwd: nn.GRU) -> torch.Tensor:
+    out = x.new_zeros(x.shape[0], x.shape[1], 2 * fwd.hidden_size)
+    for b, n in enumerate(lengths.tolist()):
+        real = x[b:b + 1, :n]
+        out[b, :n] = torch.cat([fwd(real)[0], bwd(real.flip(1))[0].flip(1)], dim=-1)[0]
+    return out
+
+
+def _padded_variant(which: str) -> Callable[..., object]:
+    def answer(x: torch.Tensor, lengths: torch.Tensor, fwd: nn.GRU, bwd: nn.GRU) -> object:
+        if which == "flip":
+            return torch.cat([fwd(x)[0], bwd(x.flip(1))[0].flip(1)], dim=-1)
+        right = _padded(x, lengths, fwd, bwd)
+        if which == "pads-not-zero":
+            valid = torch.arange(x.shape[1])[None, :] < lengths[:, None]
+            return torch.where(valid[..., None], right, torch.ones_like(right))
+        if which == "backward-not-realigned":
+            out = right.clone()
+            for b, n in enumerate(lengths.tolist()):
+                out[b, :n, fwd.hidden_size:] = bwd(x[b:b + 1, :n].flip(1))[0][0]
+            return out
+        if which == "list":
+            return right.tolist()
+        return right[:, :, :fwd.hidden_size]             # "forward-only"
+    return answer
+
+
+@pytest.mark.parametrize("which,message", [
+    ("flip", "is what x.flip(1) gives"),
+    ("pads-not-zero", "there it should be 0"),
+    ("backward-not-realigned", "the forward half is right, the backward half"),
+    ("forward-only", "should have shape"),
+    ("list", "should return a tensor, got list"),
+])
+def test_check_padded_bidirectional_names_each_mistake(which: str, message: str) -> None:
+    assert ch07.check_padded_bidirectional(_padded)
+    result = ch07.check_padded_bidirectional(_padded_variant(which))
+    assert not result and message in result.message, result.message
+
+
+@pytest.mark.parametrize("acc_ln,acc_lstm,message", [
+    (0.52, 0.98, None),
+    (None, 0.98, "not attempted"),
+    (None, None, "not attempted"),
+    (52.0, 98.0, "not a percentage"),
+    (0.98, 0.52, "look swapped"),
+    (0.8, 0.98, "layer_norm=False"),
+    (0.2, 0.98, "below chance"),
+    (0.5, 0.7, "train longer"),
+    ("0.5", 0.98, "should be a number"),
+    (True, 0.98, "should be a number"),
+    (float("nan"), 0.98, "finite"),
+    (-0.1, 0.98, "lies in [0, 1]"),
+])
+def test_check_magnitude_experiment(acc_ln: object, acc_lstm: object, message: str | None
+                                    ) -> None:
+    result = ch07.check_magnitude_experiment(acc_ln, acc_lstm)
+    if message is None:
+        assert result
+    else:
+        assert not result and message in result.message, result.message
+    if acc_ln is None:
+        assert not result.attempted
+
+
+def test_check_magnitude_experiment_accepts_tensors_and_numpy() -> None:
+    import numpy as np
+    assert ch07.check_magnitude_experiment(torch.tensor(0.5), np.float32(0.95))
+
+
+def test_new_self_checks_report_crashes_and_stubs(stub: Callable[..., object]) -> None:
+    def crashes(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    for check in (ch07.check_is_causal, ch07.check_padded_bidirectional):
+        result = check(crashes)
+        assert not result and "RuntimeError: boom" in result.message
+        result = check(stub)
+        assert not result and "not implemented" in result.message and not result.attempted

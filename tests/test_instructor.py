@@ -292,3 +292,43 @@ def test_every_student_version_reports_not_attempted(every_chapter_graded):
     wrong = [f"{r.exercise}: {r.status}: {r.message[:200]}" for r in student
              if r.status != "not attempted"]
     assert student and wrong == []
+
+
+def _names(source):
+    """(names a cell defines, names it reads) — IPython magics and shell lines skipped."""
+    import ast
+
+    lines = source.splitlines()
+    code = "\n".join(line for line in lines if not line.lstrip().startswith(("%", "!")))
+    tree = ast.parse(code)
+    defined, read = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (defined if isinstance(node.ctx, ast.Store) else read).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
+            defined.add(node.name)
+        elif isinstance(node, ast.arg):  # function and lambda parameters
+            defined.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            defined.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return defined, read
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_student_version_needs_nothing_from_the_removed_solutions(path):
+    # the student version runs top to bottom only if no later cell reads a name that only a
+    # (removed) solution defined
+    notebook = load_notebook(path)
+    solution_cells = {i for e in find_exercises(notebook) for i in e.solution}
+    defined_outside, defined_in_solutions, problems = set(), set(), []
+    for i, cell in enumerate(notebook["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        defined, read = _names(cell_source(cell))
+        if i in solution_cells:
+            defined_in_solutions |= defined - defined_outside
+            continue
+        missing = (read & defined_in_solutions) - defined_outside - defined
+        problems += [f"cell {i} reads {name!r}, defined only in a solution" for name in missing]
+        defined_outside |= defined
+    assert problems == []
