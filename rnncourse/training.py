@@ -48,7 +48,8 @@ def fit(model: nn.Module, make_batch: Callable[[torch.Generator], Batch], steps:
         lr: float = 3e-3, clip: float | None = 1.0, eval_every: int = 50,
         eval_batch: Batch | None = None, stop_below: float | None = None, seed: int = 0,
         device: torch.device | None = None, desc: str | None = None,
-        optimizer: torch.optim.Optimizer | None = None) -> History:
+        optimizer: torch.optim.Optimizer | None = None,
+        before_step: Callable[[int, nn.Module], object] | None = None) -> History:
     """Train ``model`` on batches from ``make_batch`` with Adam and gradient-norm clipping.
 
     Args:
@@ -64,6 +65,9 @@ def fit(model: nn.Module, make_batch: Callable[[torch.Generator], Batch], steps:
         seed: seeds the batch stream (and the default held-out batch with ``seed + 1``).
         device: where to train; default :func:`rnncourse.runtime.get_device`.
         desc: label of the progress bar.
+        optimizer: use this optimizer instead of Adam.
+        before_step: ``before_step(done, model)`` is called before every update, with the
+            number of updates done so far (0 first), e.g. to record the gates as they train.
 
     Returns:
         A :class:`History`; ``grad_norm`` holds the norm *before* clipping.
@@ -81,6 +85,8 @@ def fit(model: nn.Module, make_batch: Callable[[torch.Generator], Batch], steps:
     start = time.perf_counter()
     for step in runtime.progress(range(1, steps + 1), desc=desc, total=steps):
         model.train()
+        if before_step is not None:
+            before_step(step - 1, model)
         x, y = (t.to(device) for t in make_batch(stream))
         loss = loss_fn(model(x), y)
         opt.zero_grad(set_to_none=True)

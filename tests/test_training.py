@@ -79,3 +79,20 @@ def test_time_models_returns_positive_medians_for_every_model():
     assert calls == {name: (1 + 1) + 3 * 2 for name in models}
     with pytest.raises(ValueError, match="rounds must be a positive integer"):
         training.time_models(models, torch.randn(4, 2, 2), rounds=0)
+
+
+def test_before_step_sees_the_model_before_each_update():
+    torch.manual_seed(0)
+    model = SequenceModel("rnn", 2, 8)
+    seen = []
+
+    def record(done, m):
+        assert m is model and m.training
+        seen.append((done, m.head.weight.detach().clone()))
+
+    history = training.fit(model, _batch, steps=4, device=torch.device("cpu"), before_step=record)
+    assert [done for done, _ in seen] == [0, 1, 2, 3] and len(history.train_loss) == 4
+    assert not torch.equal(seen[0][1], seen[1][1])  # an update happened between two calls
+    torch.manual_seed(0)
+    plain = training.fit(SequenceModel("rnn", 2, 8), _batch, steps=4, device=torch.device("cpu"))
+    assert plain.train_loss == history.train_loss  # recording changes nothing
