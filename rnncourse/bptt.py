@@ -389,10 +389,10 @@ def truncated_bptt_grads(params: Params, x: np.ndarray, target: np.ndarray, k1: 
     return total, grads
 
 
-def _torch_modules(params: Params) -> tuple[nn.RNN, nn.Linear]:
+def _torch_modules(params: Params, batch_first: bool = False) -> tuple[nn.RNN, nn.Linear]:
     """``nn.RNN`` + ``nn.Linear`` in float64 holding ``params`` (``bias_hh_l0 = 0``)."""
     input_size, hidden, output = _check_params(params)
-    rnn = nn.RNN(input_size, hidden).double()
+    rnn = nn.RNN(input_size, hidden, batch_first=batch_first).double()
     linear = nn.Linear(hidden, output).double()
     with torch.no_grad():
         rnn.weight_ih_l0.copy_(torch.from_numpy(params["W_xh"]))
@@ -459,16 +459,8 @@ def torch_loss_and_grads(params: Params, x: np.ndarray, target: np.ndarray,
     Returns:
         ``(L, grads)`` with the keys of :func:`rnn_backward`, as NumPy float64 arrays.
     """
-    input_size, hidden, output = _check_params(params)
-    rnn = nn.RNN(input_size, hidden, batch_first=batch_first).double()
-    linear = nn.Linear(hidden, output).double()
-    with torch.no_grad():
-        rnn.weight_ih_l0.copy_(torch.from_numpy(params["W_xh"]))
-        rnn.weight_hh_l0.copy_(torch.from_numpy(params["W_hh"]))
-        rnn.bias_ih_l0.copy_(torch.from_numpy(params["b_h"]))
-        rnn.bias_hh_l0.zero_()
-        linear.weight.copy_(torch.from_numpy(params["W_ho"]))
-        linear.bias.copy_(torch.from_numpy(params["b_o"]))
+    rnn, linear = _torch_modules(params, batch_first)
+    hidden, output = rnn.hidden_size, linear.out_features
     xt = torch.as_tensor(x, dtype=torch.float64)
     batch = xt.shape[0] if batch_first else xt.shape[1]
     steps = xt.shape[1] if batch_first else xt.shape[0]
