@@ -371,13 +371,9 @@ def draw_gru_cell(ax: Any, stage: int = 4, highlight: bool = True, title: str | 
         {'layers': 2, 'ops': 0, 'arrows': 4, 'junctions': 0}
     """
     from .plotting import PALETTE, CellDiagram, finish_diagram
-    from .validation import check_positive_int
 
-    stage = check_positive_int(stage, "stage")
-    if stage > 4:
-        raise ValueError(f"stage must be 1, 2, 3 or 4, got {stage}")
     cho = _check_variant(variant) == "cho"
-    d = CellDiagram(ax, stage, highlight)
+    d = CellDiagram(ax, stage, highlight)  # checks that stage is 1, 2, 3 or 4
     top, cand, branch, gate, bus, x_in, right = 3.8, 2.8, 2.0, 1.2, 0.3, -0.55, 8.3
     half, w2, gap = CellDiagram.LAYER_H / 2, CellDiagram.LAYER_W / 2, CellDiagram.NODE_R + 0.03
     sigma, tanh = PALETTE["orange"], PALETTE["sky"]
@@ -391,7 +387,7 @@ def draw_gru_cell(ax: Any, stage: int = 4, highlight: bool = True, title: str | 
     # 2. the candidate alone: h_{t-1} and x_t through W_hn and tanh, which overwrites the state
     d.line(2, [-0.05, drop], [top, top], colour=PALETTE["blue"], linewidth=1.8)
     d.line(2, [drop, drop], [top, cand])
-    d.arrow(2, (drop, cand), ((r_x if cho and stage == 4 else w_x) - (gap if cho and stage == 4
+    d.arrow(2, (drop, cand), ((r_x if cho and d.stage == 4 else w_x) - (gap if cho and d.stage == 4
                                                                       else w2), cand))
     d.layer(2, w_x, cand, "$W_{hn}$", "white")
     d.arrow(2, (w_x + w2, cand), (n_x - w2, cand), until=3)

@@ -210,15 +210,9 @@ def draw_lstm_cell(ax: Any, stage: int = 4, highlight: bool = True,
         >>> draw_lstm_cell(ax, stage=2)
         {'layers': 1, 'ops': 1, 'arrows': 3, 'junctions': 1}
     """
-    from .plotting import PALETTE, finish_diagram
-    from .validation import check_positive_int
+    from .plotting import PALETTE, CellDiagram, finish_diagram, node_edge
 
-    stage = check_positive_int(stage, "stage")
-    if stage > 4:
-        raise ValueError(f"stage must be 1, 2, 3 or 4, got {stage}")
-    from .plotting import CellDiagram, node_edge
-
-    d = CellDiagram(ax, stage, highlight)
+    d = CellDiagram(ax, stage, highlight)  # checks that stage is 1, 2, 3 or 4
     node = CellDiagram.NODE_R
     top, gate, mid, bus, x_in, right = 3.5, 1.3, 2.45, 0.35, -0.55, 8.3
     half = CellDiagram.LAYER_H / 2
@@ -230,7 +224,7 @@ def draw_lstm_cell(ax: Any, stage: int = 4, highlight: bool = True,
     d.text(1, -0.15, top, "$c_{t-1}$", ha="right", va="center")
     d.text(1, right + 0.1, top, "$c_t$", ha="left", va="center")
     # 2. the inputs along the bottom, and the forget gate
-    bus_end = {2: fx, 3: gx}.get(stage, ox)
+    bus_end = {2: fx, 3: gx}.get(d.stage, ox)
     d.line(2, [-0.05, bus_end], [bus, bus])
     d.text(2, -0.15, bus, "$h_{t-1}$", ha="right", va="center")
     d.line(2, [0.8, 0.8], [x_in, bus])

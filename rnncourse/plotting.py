@@ -172,7 +172,12 @@ class CellDiagram:
     LAYER_W, LAYER_H, NODE_R = 0.9, 0.5, 0.2
     FADED = 0.3  # alpha of the elements of earlier stages
 
-    def __init__(self, ax: Any, stage: int, highlight: bool) -> None:
+    def __init__(self, ax: Any, stage: int, highlight: bool, stages: int = 4) -> None:
+        from .validation import check_positive_int
+
+        stage = check_positive_int(stage, "stage")
+        if stage > stages:
+            raise ValueError(f"stage must be one of 1, ..., {stages}, got {stage}")
         self.ax, self.stage, self.highlight = ax, stage, highlight
         self.counts = {"layers": 0, "ops": 0, "arrows": 0, "junctions": 0}
 
