@@ -3,6 +3,8 @@
 import copy
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -332,3 +334,14 @@ def test_a_student_version_needs_nothing_from_the_removed_solutions(path):
         problems += [f"cell {i} reads {name!r}, defined only in a solution" for name in missing]
         defined_outside |= defined
     assert problems == []
+
+
+def test_the_worker_process_does_not_import_torch():
+    """Only the kernel needs torch: importing it in the worker too cost ~2 s per submission."""
+    from rnncourse.instructor import _worker
+    from rnncourse.selfcheck import GRADE_LOG
+
+    assert _worker.GRADE_LOG == GRADE_LOG
+    probe = ("import sys, rnncourse.instructor._worker, rnncourse.instructor.grading; "
+             "sys.exit('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", probe]).returncode == 0
