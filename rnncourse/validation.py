@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 __all__ = ["ShapeError", "check_array", "check_positive_int", "check_probability",
-           "check_rnn_call", "check_cell_call", "checked_by"]
+           "check_rnn_call", "check_cell_call", "check_torch_rnn_call", "checked_by"]
 
 
 class ShapeError(ValueError):
@@ -199,6 +199,57 @@ def check_cell_call(input: Any, hx: Any, *, input_size: int, hidden_size: int,
         check_array(state, name, sdims, sizes)
         _check_like(state, name, param)
     return batched, states if batched else tuple(s.unsqueeze(0) for s in states)
+
+
+def check_torch_rnn_call(module: Any, input: Any, hx: Any = None) -> None:
+    """Check a call ``module(input, hx)`` of a ``torch.nn.RNN``, ``GRU`` or ``LSTM`` in plain words.
+
+    PyTorch finds the same mistakes, but names them in its own terms (``Expected hidden size
+    (1, 4, 5), got [4, 1, 5]``) or, for an LSTM given one tensor instead of ``(h_0, c_0)``, with
+    an ``IndexError`` from inside the module. This check reads the module's configuration and
+    says which tensor is wrong, which shape was expected and why: the input layout follows
+    ``batch_first``, the state never does; an LSTM's state is a tuple, and with ``proj_size``
+    its ``h`` is ``proj_size`` wide and its ``c`` ``hidden_size``. A ``PackedSequence`` input is
+    checked through its data and its batch size. Returns ``None`` when the call is valid.
+
+    Example::
+
+        >>> gru = torch.nn.GRU(3, 5, batch_first=True)
+        >>> check_torch_rnn_call(gru, torch.zeros(4, 7, 3), torch.zeros(4, 1, 5))
+        Traceback (most recent call last):
+        ShapeError: h_0 must have shape (num_layers*num_directions=1, batch=4, hidden_size=5), \
+got (4, 1, 5) ... (the state is never batch-first, even when the input is)
+    """
+    from torch.nn.utils.rnn import PackedSequence
+
+    if not isinstance(module, torch.nn.RNNBase):
+        raise TypeError("module must be a torch.nn.RNN, GRU or LSTM, got "
+                        f"{type(module).__name__}")
+    num_states = module.num_layers * (2 if module.bidirectional else 1)
+    is_lstm = isinstance(module, torch.nn.LSTM)
+    hidden = {"h": getattr(module, "proj_size", 0) or module.hidden_size, "c": module.hidden_size}
+    names = ("h", "c") if is_lstm else ("h",)
+    param = next(module.parameters())
+    if isinstance(input, PackedSequence):  # data (sum of lengths, H_in); batch = longest step
+        check_array(input.data, "the packed input's data", ("total_steps", "input_size"),
+                    {"input_size": module.input_size})
+        batch = int(input.batch_sizes[0])
+        input = input.data.new_zeros((1, batch, module.input_size))  # a stand-in of that batch
+        batch_first = False
+    else:
+        batch_first = module.batch_first
+    if hx is not None:
+        hx = _state_tuple(hx, [f"{n}_0" for n in names])
+    for k, name in enumerate(names):
+        try:
+            check_rnn_call(input, None if hx is None else hx[k], input_size=module.input_size,
+                           hidden_size=hidden[name], num_states=num_states,
+                           batch_first=batch_first, state_names=(name,), param=param)
+        except ShapeError as err:
+            if hidden["h"] == hidden["c"] or hx is None:
+                raise
+            raise ShapeError(f"{err} (with proj_size={hidden['h']} an LSTM's h is proj_size "
+                             f"wide, its c hidden_size={hidden['c']})") from None
 
 
 def checked_by(check: Callable[..., None]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
