@@ -7,6 +7,10 @@ reuses them. The pieces:
   ~465,000 characters of English documentation), joined in a fixed order; works offline.
 - :class:`CharVocab`: characters to integer ids and back, with an optional unknown symbol.
 - :func:`split_text`: a contiguous train / validation split (no shuffling: text is a stream).
+- :func:`split_stream`: a contiguous train / validation / test split (90 / 5 / 5 by default).
+- :func:`python_source_corpus`: the standard library's own Python sources (a corpus of code).
+- :func:`classic_corpus`: an optional public-domain corpus for online learners, downloaded once
+  with :func:`rnncourse.download.fetch` (SHA-256 checked, cached, atomic).
 - :func:`batchify` and :func:`stream_chunks`: one long stream as ``batch`` parallel streams,
   read in consecutive chunks for truncated BPTT (the state carries from chunk to chunk).
 - :func:`random_windows`: random ``(input, next-character target)`` windows.
@@ -35,7 +39,8 @@ from torch import nn
 
 from .validation import ShapeError, check_positive_int
 
-__all__ = ["pydoc_corpus", "CharVocab", "split_text", "batchify", "stream_chunks",
+__all__ = ["pydoc_corpus", "python_source_corpus", "classic_corpus", "split_stream",
+           "CharVocab", "split_text", "batchify", "stream_chunks",
            "random_windows", "CharLM", "sample", "bits_per_char", "unigram_bits_per_char",
            "evaluate_bits_per_char"]
 
@@ -162,6 +167,86 @@ def split_text(text: str, validation_fraction: float = 0.1) -> tuple[str, str]:
         raise ValueError(f"text of {len(text)} characters is too short to split with "
                          f"validation_fraction={validation_fraction}")
     return text[:cut], text[cut:]
+
+
+def split_stream(text: str, fractions: tuple[float, float, float] = (0.9, 0.05, 0.05)
+                 ) -> tuple[str, str, str]:
+    """Split ``text`` by position into ``(train, validation, test)``, in that order.
+
+    The cuts are at ``round(len(text) * fractions[0])`` and at
+    ``round(len(text) * (fractions[0] + fractions[1]))``; nothing is shuffled, so no held-out
+    character's neighbourhood leaks into training (only the text before it does, as in use).
+
+    Example::
+
+        >>> split_stream("abcdefghijklmnopqrst")
+        ('abcdefghijklmnopqr', 's', 't')
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    if (not isinstance(fractions, (tuple, list)) or len(fractions) != 3
+            or not all(isinstance(f, (int, float)) and f > 0 for f in fractions)
+            or not math.isclose(sum(fractions), 1.0)):
+        raise ValueError(f"fractions must be three positive numbers summing to 1, got "
+                         f"{fractions!r}")
+    a = int(round(len(text) * fractions[0]))
+    b = int(round(len(text) * (fractions[0] + fractions[1])))
+    if a < 2 or b - a < 1 or len(text) - b < 1:
+        raise ValueError(f"text of {len(text)} characters is too short to split as {fractions}")
+    return text[:a], text[a:b], text[b:]
+
+
+def python_source_corpus(max_chars: int | None = 300_000, packages: Sequence[str] = (
+        "json", "email", "http", "logging", "unittest", "xml", "urllib", "importlib")) -> str:
+    """Python code: the ``.py`` files of some standard-library packages, in sorted path order.
+
+    Works offline (the files ship with Python). Each file is preceded by a ``# file: name``
+    line; the content changes with the Python version, so never hard-code lengths.
+
+    Args:
+        max_chars: keep only the first ``max_chars`` characters (``None``: all of them).
+        packages: standard-library package names whose sources are read.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    parts = []
+    for name in packages:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise ValueError(f"{name!r} is not a standard-library package")
+        root = Path(next(iter(spec.submodule_search_locations)))
+        for path in sorted(root.rglob("*.py")):
+            if "test" in path.relative_to(root).parts[:-1]:
+                continue
+            parts.append(f"# file: {name}/{path.relative_to(root).as_posix()}\n"
+                         + path.read_text(encoding="utf-8", errors="replace"))
+    text = "\n".join(parts)
+    if max_chars is not None:
+        text = text[:check_positive_int(max_chars, "max_chars")]
+    return text
+
+
+def classic_corpus(url: str, sha256: str, filename: str | None = None, directory: Any = None,
+                   timeout: float = 30.0) -> str:
+    """An optional public-domain corpus for online learners (the course never needs it).
+
+    Downloaded once with :func:`rnncourse.download.fetch`: checked against ``sha256`` (the
+    SHA-256 of the file, which you take from a copy you trust), written atomically, cached
+    (``$RNNCOURSE_CACHE``) and read from the cache afterwards; a corrupted or cut-short
+    download raises :class:`rnncourse.download.DownloadError` and leaves nothing behind, and
+    without a network the error says that this data is optional. Returns the text (UTF-8).
+
+    Example (Karpathy's "tiny Shakespeare", ~1.1 MB)::
+
+        shakespeare = classic_corpus(
+            "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/"
+            "tinyshakespeare/input.txt", sha256="<the file's SHA-256>")
+    """
+    from .download import fetch
+
+    path = fetch(url, sha256, filename=filename, directory=directory, timeout=timeout)
+    return path.read_text(encoding="utf-8")
 
 
 def _check_ids(ids: Any, name: str = "ids") -> torch.Tensor:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import http.server
 import math
+import threading
 
 import pytest
 import torch
 from torch import nn
 
 from rnncourse import text
+from rnncourse.download import DownloadError
 from rnncourse.forward import ScratchRNN
 from rnncourse.validation import ShapeError
 
@@ -148,3 +152,73 @@ def test_a_few_steps_of_training_beat_the_unigram_and_sampling_is_seeded():
         text.sample(lm, vocab, "ab", 5, temperature=0)
     with pytest.raises(ValueError, match="prompt"):
         text.sample(lm, vocab, "", 5)
+
+
+# --- chapter 8 additions: split_stream, python_source_corpus, classic_corpus --------------------
+
+
+def test_split_stream_is_by_position():
+    train, valid, test = text.split_stream("abcdefghijklmnopqrst")
+    assert (train, valid, test) == ("abcdefghijklmnopqr", "s", "t")
+    corpus = text.pydoc_corpus()
+    a, b, c = text.split_stream(corpus)
+    assert a + b + c == corpus and abs(len(b) / len(corpus) - 0.05) < 1e-4
+    assert text.split_stream("x" * 100, (0.8, 0.1, 0.1))[1] == "x" * 10
+    with pytest.raises(ValueError, match="summing to 1"):
+        text.split_stream("x" * 100, (0.9, 0.1, 0.1))
+    with pytest.raises(ValueError, match="too short"):
+        text.split_stream("abc")
+    with pytest.raises(TypeError, match="str"):
+        text.split_stream(b"abc")
+
+
+def test_python_source_corpus_is_code_and_deterministic():
+    code = text.python_source_corpus(max_chars=20_000)
+    assert code == text.python_source_corpus(max_chars=20_000) and len(code) == 20_000
+    assert code.startswith("# file: json/__init__.py\n") and "def " in code
+    with pytest.raises(ValueError, match="not a standard-library package"):
+        text.python_source_corpus(packages=("no_such_package_xyz",))
+
+
+class _CorpusHandler(http.server.BaseHTTPRequestHandler):
+    body = b"Shall I compare thee to a summer's day?\n" * 500
+
+    def do_GET(self):  # noqa: N802 - the http.server API
+        body = self.body if self.path != "/corrupt.txt" else self.body[:-1] + b"?"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.path == "/cut.txt":                     # promise all, send half, hang up
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.connection.close()
+            return
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def corpus_server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CorpusHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_classic_corpus_downloads_checks_and_caches(corpus_server, tmp_path):
+    sha = hashlib.sha256(_CorpusHandler.body).hexdigest()
+    got = text.classic_corpus(f"{corpus_server}/sonnets.txt", sha, directory=tmp_path)
+    assert got == _CorpusHandler.body.decode() and (tmp_path / "sonnets.txt").exists()
+    assert text.classic_corpus(f"{corpus_server}/sonnets.txt", sha, directory=tmp_path) == got
+    with pytest.raises(DownloadError, match="checksum mismatch"):
+        text.classic_corpus(f"{corpus_server}/corrupt.txt", sha, directory=tmp_path)
+    with pytest.raises(DownloadError, match="cut short"):
+        text.classic_corpus(f"{corpus_server}/cut.txt", sha, directory=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sonnets.txt"]   # nothing half-written
+    with pytest.raises(ValueError, match="sha256"):
+        text.classic_corpus(f"{corpus_server}/sonnets.txt", "abc", directory=tmp_path)
+    with pytest.raises(DownloadError, match="optional"):
+        text.classic_corpus("http://127.0.0.1:9/none.txt", sha, directory=tmp_path, timeout=2)
