@@ -251,6 +251,30 @@ def expect_answered(answered: bool, message: str) -> None:
         raise NotAttempted(message)
 
 
+def expect_number(value: Any, what: str) -> float:
+    """``value`` as a finite float: a Python or NumPy number, or a one-element tensor or array.
+
+    Fails naming ``what`` and the type received otherwise (a string, ``True``, ``nan``, ...).
+    """
+    if (isinstance(value, torch.Tensor) and value.numel() == 1
+            or isinstance(value, np.ndarray) and value.size == 1):
+        value = value.item()
+    expect(isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool),
+           f"{what} should be a number, got {type(value).__name__}")
+    value = float(value)
+    expect(np.isfinite(value), f"{what} should be a finite number, got {value}")
+    return value
+
+
+def expect_fraction(value: Any, what: str) -> float:
+    """Like :func:`expect_number`, for an accuracy or share: a number in [0, 1] (a value
+    above 1 is named as a percentage)."""
+    value = expect_number(value, what)
+    expect(value <= 1.0, f"{what} = {value:g}: give it as a fraction in [0, 1], not a percentage")
+    expect(value >= 0.0, f"{what} = {value:g}: a fraction lies in [0, 1]")
+    return value
+
+
 def expect_equal(got: Any, want: Any, what: str, hint: str = "") -> None:
     """Fail unless ``got == want`` (for ints, strings, tuples, ...)."""
     if got != want:

@@ -14,6 +14,7 @@ from ..selfcheck import (
     expect_answered,
     expect_close,
     expect_equal,
+    expect_fraction,
     init_parameters,
     self_check,
 )
@@ -232,18 +233,6 @@ def check_padded_bidirectional(padded_bidirectional: Callable[..., torch.Tensor]
 # --------------------------------------------------------------------------- experiment
 
 
-def _as_fraction(value: object, what: str) -> float:
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    expect(isinstance(value, (int, float, np.integer, np.floating))
-           and not isinstance(value, bool),
-           f"{what} should be a number (an accuracy), got {type(value).__name__}")
-    value = float(value)
-    expect(np.isfinite(value), f"{what} should be a finite number, got {value}")
-    expect(value <= 1.0, f"{what} = {value:g}: give the accuracy as a fraction in [0, 1], "
-                         "not a percentage")
-    expect(value >= 0.0, f"{what} = {value:g}: an accuracy lies in [0, 1]")
-    return value
 
 
 @self_check("Exercise 7.5 (★★): what layer normalisation cannot see")
@@ -253,7 +242,7 @@ def check_magnitude_experiment(acc_ln: object, acc_lstm: object) -> None:
     (tag 1 where ``|x_t| > 1``, one input feature, balanced classes)."""
     expect_answered(acc_ln is not None and acc_lstm is not None,
                     "not attempted yet: set acc_ln and acc_lstm to the accuracies you measured")
-    ln, plain = _as_fraction(acc_ln, "acc_ln"), _as_fraction(acc_lstm, "acc_lstm")
+    ln, plain = expect_fraction(acc_ln, "acc_ln"), expect_fraction(acc_lstm, "acc_lstm")
     if ln > 0.9 and plain < 0.65:
         raise CheckFailed(f"acc_ln = {ln:.3f} and acc_lstm = {plain:.3f} look swapped: which "
                           "model can tell |x_t| = 0.5 from |x_t| = 1.5?")

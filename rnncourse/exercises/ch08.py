@@ -8,22 +8,19 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from ..selfcheck import CheckFailed, expect, expect_answered, expect_close, self_check
+from ..selfcheck import (
+    CheckFailed,
+    expect,
+    expect_answered,
+    expect_close,
+    expect_number,
+    self_check,
+)
 
 __all__ = ["check_bits_and_perplexity", "check_sampler", "check_repetition",
            "check_kn_bigram"]
 
 
-def _number(value: object, what: str) -> float:
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    if isinstance(value, np.ndarray) and value.size == 1:
-        value = value.item()
-    expect(isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool),
-           f"{what} should be a number, got {type(value).__name__}")
-    value = float(value)
-    expect(math.isfinite(value), f"{what} should be finite, got {value}")
-    return value
 
 
 # --------------------------------------------------------------------------- 8.1
@@ -39,7 +36,7 @@ def check_bits_and_perplexity(bpc_and_perplexity: Callable[[np.ndarray], tuple])
         got = bpc_and_perplexity(p.copy())
         expect(isinstance(got, (tuple, list)) and len(got) == 2,
                f"bpc_and_perplexity should return a pair (bpc, perplexity), got {got!r:.60}")
-        bpc, ppl = _number(got[0], "bpc"), _number(got[1], "perplexity")
+        bpc, ppl = expect_number(got[0], "bpc"), expect_number(got[1], "perplexity")
         want = -np.mean(np.log2(p))
         if math.isclose(bpc, -np.mean(np.log(p)), rel_tol=1e-6):
             raise CheckFailed("your bpc is in nats: use log base 2 for bits")
@@ -179,7 +176,7 @@ def check_repetition(repetition_fraction: Callable[[str, str, int], float],
         held_out = "".join(rng.choice(alphabet, size=15)) + train[piece:piece + 20] \
             + "".join(rng.choice(alphabet, size=10))
         want = _repetition(train, held_out, n)
-        got = _number(repetition_fraction(train, held_out, n), "repetition_fraction")
+        got = expect_number(repetition_fraction(train, held_out, n), "repetition_fraction")
         if math.isclose(got, want, abs_tol=1e-9):
             continue
         if math.isclose(got, 100 * want, abs_tol=1e-6):
@@ -197,7 +194,7 @@ def check_repetition(repetition_fraction: Callable[[str, str, int], float],
 
     train, _, test = text.split_stream(text.pydoc_corpus())
     want = _repetition(train, test, 20)
-    value = _number(measured, "measured")
+    value = expect_number(measured, "measured")
     expect(math.isclose(value, want, abs_tol=1e-6),
            f"measured = {value:.4f}, but on the chapter's test split the fraction for n = 20 is "
            "different: use train and test of text.split_stream(text.pydoc_corpus())")

@@ -13,6 +13,7 @@ from ..selfcheck import (
     expect,
     expect_answered,
     expect_close,
+    expect_fraction,
     self_check,
 )
 
@@ -162,18 +163,6 @@ def check_last_real_step(last_real_step: Callable[[torch.Tensor, torch.Tensor], 
 
 # --------------------------------------------------------------------------- experiment
 
-def _as_fraction(value: object, what: str) -> float:
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    expect(isinstance(value, (int, float, np.integer, np.floating))
-           and not isinstance(value, bool),
-           f"{what} should be a number (an accuracy), got {type(value).__name__}")
-    value = float(value)
-    expect(np.isfinite(value), f"{what} should be a finite number, got {value}")
-    expect(value <= 1.0, f"{what} = {value:g}: give the accuracy as a fraction in [0, 1], "
-                         "not a percentage")
-    expect(value >= 0.0, f"{what} = {value:g}: an accuracy lies in [0, 1]")
-    return value
 
 
 @self_check("Exercise 9.4 (★★★): what word order buys")
@@ -184,8 +173,8 @@ def check_shuffled_experiment(acc_negated: object, acc_contrast: object) -> None
     review and its clause swap have the same words and opposite labels)."""
     expect_answered(acc_negated is not None and acc_contrast is not None,
                     "set acc_negated and acc_contrast to the accuracies you measured")
-    negated = _as_fraction(acc_negated, "acc_negated")
-    contrast = _as_fraction(acc_contrast, "acc_contrast")
+    negated = expect_fraction(acc_negated, "acc_negated")
+    contrast = expect_fraction(acc_contrast, "acc_contrast")
     if contrast > 0.8:
         raise CheckFailed(f"acc_contrast = {contrast:.3f} is what a model that reads the word "
                           "order gets: did you shuffle the words of the training reviews "

@@ -12,18 +12,29 @@ from torch import nn
 from .. import tasks, training
 from ..bptt import detach_state
 from ..pitfalls import irnn_regressor
-from ..selfcheck import CheckFailed, expect, expect_answered, init_parameters, self_check
+from ..selfcheck import (
+    CheckFailed,
+    expect,
+    expect_answered,
+    expect_number,
+    init_parameters,
+    self_check,
+)
 
 __all__ = ["check_initial_state", "check_clip_threshold", "check_tbptt_loop"]
 
 
 # --------------------------------------------------------------------------- 12.1 shapes
-def _random_module(rng: np.random.Generator, gen: torch.Generator) -> nn.RNNBase:
-    kind = ["RNN", "GRU", "LSTM", "LSTM"][int(rng.integers(4))]
+def _random_module(rng: np.random.Generator, gen: torch.Generator, covering: bool = False
+                   ) -> nn.RNNBase:
+    """A random RNN/GRU/LSTM; ``covering``: an LSTM with every feature that a wrong state
+    layout can miss (layers, both directions, batch_first, proj_size)."""
+    kind = "LSTM" if covering else ["RNN", "GRU", "LSTM", "LSTM"][int(rng.integers(4))]
     hidden = int(rng.integers(3, 8))
-    options = {"num_layers": int(rng.integers(1, 4)), "bidirectional": bool(rng.integers(2)),
-               "batch_first": bool(rng.integers(2))}
-    if kind == "LSTM" and rng.integers(2):
+    options = {"num_layers": int(rng.integers(2 if covering else 1, 4)),
+               "bidirectional": covering or bool(rng.integers(2)),
+               "batch_first": covering or bool(rng.integers(2))}
+    if kind == "LSTM" and (covering or rng.integers(2)):
         options["proj_size"] = int(rng.integers(1, hidden))
     module = getattr(nn, kind)(int(rng.integers(2, 5)), hidden, **options)
     return init_parameters(module, gen)
@@ -51,12 +62,12 @@ def check_initial_state(initial_state: Callable[[nn.RNNBase, int], object]) -> N
     ``proj_size``), a private generator."""
     rng = np.random.default_rng()
     gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
-    for _ in range(8):
-        module = _random_module(rng, gen)
-        batch = int(rng.integers(2, 6))
+    for case in range(8):
+        module = _random_module(rng, gen, covering=case == 0)
+        rows = module.num_layers * (2 if module.bidirectional else 1)
+        batch = int(rng.choice([b for b in range(2, 7) if b != rows]))  # layouts differ
         got = initial_state(module, batch)
         is_lstm = isinstance(module, nn.LSTM)
-        rows = module.num_layers * (2 if module.bidirectional else 1)
         widths = ([module.proj_size or module.hidden_size, module.hidden_size] if is_lstm
                   else [module.hidden_size])
         name = (f"{type(module).__name__}(num_layers={module.num_layers}, bidirectional="
@@ -101,16 +112,6 @@ def _clip_norms() -> np.ndarray:
     return norms
 
 
-def _as_number(value: object, what: str) -> float:
-    if isinstance(value, np.ndarray) and value.size == 1:
-        value = value.item()
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    expect(isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool),
-           f"{what} should be a number, got {type(value).__name__}")
-    value = float(value)
-    expect(np.isfinite(value), f"{what} should be finite, got {value}")
-    return value
 
 
 @self_check("Exercise 12.2 (★★): a clipping threshold from the observed norms", time_limit=120)
@@ -119,7 +120,7 @@ def check_clip_threshold(threshold: object, spike_ratio: object) -> None:
     unclipped run; ``spike_ratio``: the largest norm of the whole run divided by it."""
     expect_answered(threshold is not None and spike_ratio is not None,
                     "not attempted yet: set threshold and spike_ratio to what you measured")
-    c, ratio = _as_number(threshold, "threshold"), _as_number(spike_ratio, "spike_ratio")
+    c, ratio = expect_number(threshold, "threshold"), expect_number(spike_ratio, "spike_ratio")
     norms = _clip_norms()
     want_c = float(np.median(norms[:50]))
     want_ratio = float(norms.max() / want_c)
