@@ -1,11 +1,9 @@
 """rnncourse.classification (chapter 9) and the chapter's self-checks."""
 
 import hashlib
-import http.server
 import importlib
 import io
 import random
-import threading
 import zipfile
 
 import matplotlib
@@ -276,40 +274,18 @@ ZIP = ZIP.getvalue()
 FILES = {"/corpus.txt": TEXT, "/corpus.zip": ZIP}
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    hits = 0
-
-    def do_GET(self):  # noqa: N802 - the http.server API
-        Handler.hits += 1
-        body = FILES.get(self.path)
-        if body is None:
-            self.send_error(404, "Not Found")
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+@pytest.fixture
+def server(serve):
+    return serve(FILES)
 
 
 def test_fetch_labelled_sentences_text_zip_cache_and_checksum(server, tmp_path):
     sha = hashlib.sha256(TEXT).hexdigest()
     assert C.fetch_labelled_sentences(f"{server}/corpus.txt", sha, directory=tmp_path) == [
         ("A fine film.", 1), ("Dull.", 0)]
-    hits = Handler.hits
+    hits = server.hits.total()
     C.fetch_labelled_sentences(f"{server}/corpus.txt", sha, directory=tmp_path)
-    assert Handler.hits == hits                                  # served from the cache
+    assert server.hits.total() == hits                                  # served from the cache
     zsha = hashlib.sha256(ZIP).hexdigest()
     assert C.fetch_labelled_sentences(f"{server}/corpus.zip", zsha, directory=tmp_path) == [
         ("Broken.", 0), ("Great!", 1)]

@@ -1,8 +1,6 @@
 """rnncourse.download.fetch against a local HTTP server: good, corrupted, cut-short, missing."""
 
 import hashlib
-import http.server
-import threading
 
 import pytest
 
@@ -12,36 +10,10 @@ DATA = b"The quick brown fox jumps over the lazy dog.\n" * 2000
 SHA = hashlib.sha256(DATA).hexdigest()
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    hits = 0
-
-    def do_GET(self):  # noqa: N802 - the http.server API
-        Handler.hits += 1
-        if self.path == "/missing.txt":
-            self.send_error(404, "Not Found")
-            return
-        body = DATA if self.path != "/corrupt.txt" else DATA[:-1] + b"!"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.path == "/truncated.txt":  # promise everything, send half, hang up
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.connection.close()
-            return
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+@pytest.fixture
+def server(serve):
+    return serve({"/corpus.txt": DATA, "/corrupt.txt": DATA[:-1] + b"!", "/truncated.txt": DATA},
+                 cut={"/truncated.txt"})
 
 
 def _leftovers(folder):
@@ -52,9 +24,9 @@ def test_a_good_download_is_checked_cached_and_not_fetched_twice(server, tmp_pat
     path = fetch(f"{server}/corpus.txt", SHA, directory=tmp_path)
     assert path == tmp_path / "corpus.txt" and path.read_bytes() == DATA
     assert sha256_of(path) == SHA
-    hits = Handler.hits
+    hits = server.hits.total()
     assert fetch(f"{server}/corpus.txt", SHA.upper(), directory=tmp_path) == path
-    assert Handler.hits == hits  # served from the cache
+    assert server.hits.total() == hits  # served from the cache
     assert _leftovers(tmp_path) == ["corpus.txt"]
 
 

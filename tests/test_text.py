@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import math
-import threading
 
 import pytest
 import torch
@@ -180,38 +178,19 @@ def test_python_source_corpus_is_code_and_deterministic():
         text.python_source_corpus(packages=("no_such_package_xyz",))
 
 
-class _CorpusHandler(http.server.BaseHTTPRequestHandler):
-    body = b"Shall I compare thee to a summer's day?\n" * 500
-
-    def do_GET(self):  # noqa: N802 - the http.server API
-        body = self.body if self.path != "/corrupt.txt" else self.body[:-1] + b"?"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.path == "/cut.txt":                     # promise all, send half, hang up
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.connection.close()
-            return
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+SONNET = b"Shall I compare thee to a summer's day?\n" * 500
 
 
-@pytest.fixture(scope="module")
-def corpus_server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CorpusHandler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+@pytest.fixture
+def corpus_server(serve):
+    return serve({"/sonnets.txt": SONNET, "/corrupt.txt": SONNET[:-1] + b"?", "/cut.txt": SONNET},
+                 cut={"/cut.txt"})
 
 
 def test_classic_corpus_downloads_checks_and_caches(corpus_server, tmp_path):
-    sha = hashlib.sha256(_CorpusHandler.body).hexdigest()
+    sha = hashlib.sha256(SONNET).hexdigest()
     got = text.classic_corpus(f"{corpus_server}/sonnets.txt", sha, directory=tmp_path)
-    assert got == _CorpusHandler.body.decode() and (tmp_path / "sonnets.txt").exists()
+    assert got == SONNET.decode() and (tmp_path / "sonnets.txt").exists()
     assert text.classic_corpus(f"{corpus_server}/sonnets.txt", sha, directory=tmp_path) == got
     with pytest.raises(DownloadError, match="checksum mismatch"):
         text.classic_corpus(f"{corpus_server}/corrupt.txt", sha, directory=tmp_path)
