@@ -258,7 +258,7 @@ def test_check_leaks():
 
 
 def test_check_linear_experiment():
-    refs = ch11.linear_experiment_reference()
+    refs = ch11._linear_experiment_reference()
     assert ch11.check_linear_experiment(*refs["right"])
     assert "swapped" in ch11.check_linear_experiment(*refs["right"][::-1]).message
     assert "*levels*" in ch11.check_linear_experiment(*refs["levels"]).message

@@ -43,7 +43,8 @@ def check_windows(make_windows: Callable[[np.ndarray, int, int], Any]) -> None:
                f"make_windows should return a pair (X, Y), got {type(got).__name__}")
         X, Y = _as_array(got[0], "X"), _as_array(got[1], "Y")
         what = f"for a series of {n} points, input_len={L}, horizon={H}"
-        if X.shape == want_Y.shape and Y.shape == want_X.shape and L != H:
+        if X.shape == want_Y.shape and Y.shape == want_X.shape and (
+                L != H or np.allclose(X, want_Y) and np.allclose(Y, want_X)):
             raise CheckFailed(f"{what} X and Y look swapped: X holds the inputs (L columns)")
         expect(X.ndim == 2 and Y.ndim == 2,
                f"{what} X and Y should be 2-D (windows, L) and (windows, H); got shapes "
@@ -58,7 +59,7 @@ def check_windows(make_windows: Callable[[np.ndarray, int, int], Any]) -> None:
                f"(n - L - H + 1 = {count} windows), got {X.shape} and {Y.shape}")
         if not np.allclose(X, want_X):
             raise CheckFailed(f"{what} X is wrong: X[i] should be y[i : i+{L}]")
-        if H > 1 and np.allclose(Y[:, 1:], want_Y[:, :-1]) and np.allclose(Y[:, 0], X[:, -1]):
+        if np.allclose(Y[:, 1:], want_Y[:, :-1]) and np.allclose(Y[:, 0], X[:, -1]):
             raise CheckFailed(f"{what} Y[i] starts with the last input y[i+L-1]: the target "
                               "overlaps the input by one step (an off-by-one); targets start "
                               "at y[i+L]")
@@ -183,7 +184,7 @@ def _linear_direct(y: np.ndarray, n_train: int, starts: np.ndarray, L: int, H: i
     return y[starts - 1][:, None] + np.cumsum(pred, axis=1) if difference else pred
 
 
-def linear_experiment_reference() -> dict[str, tuple[float, float]]:
+def _linear_experiment_reference() -> dict[str, tuple[float, float]]:
     """The experiment's answer and the numbers common mistakes give: ``name → (h1, h12)``."""
     y = _co2_levels()
     n = len(y)
@@ -231,7 +232,7 @@ def check_linear_experiment(mase_h1: Any, mase_h12: Any) -> None:
                and not isinstance(value, bool) and np.isfinite(float(value)),
                f"{name} should be a finite number, got {value!r}")
         got.append(float(value))
-    refs = linear_experiment_reference()
+    refs = _linear_experiment_reference()
     want = refs["right"]
     if np.allclose(got, want, rtol=2e-3):
         return
