@@ -29,7 +29,7 @@ from torch.nn import functional as F
 from . import plotting, validation
 
 __all__ = ["PAD", "BOS", "EOS", "SPECIALS", "number_words", "split_of", "numbers_in_split",
-           "CharVocab", "Pairs", "pad_ids", "make_pairs", "attention_weights", "additive_scores",
+           "SymbolVocab", "Pairs", "pad_ids", "make_pairs", "attention_weights", "additive_scores",
            "multiplicative_scores", "context_vectors", "Attention", "Seq2Seq",
            "masked_cross_entropy", "TrainLog", "train", "greedy_decode", "beam_step",
            "beam_search", "length_normalised", "translate", "exact_match", "corpus_scores",
@@ -84,8 +84,13 @@ def numbers_in_split(count: int, digits: tuple[int, int], split: str,
     return sorted(chosen)
 
 
-class CharVocab:
-    """Characters ↔ integer ids; ids 0, 1, 2 are ``<pad>``, ``<bos>``, ``<eos>``."""
+class SymbolVocab:
+    """Characters ↔ integer ids; ids 0, 1, 2 are ``<pad>``, ``<bos>``, ``<eos>``.
+
+    Unlike :class:`rnncourse.text.CharVocab` (one id per character, an optional unknown
+    character), a translation needs symbols that are not characters: the decoder's first
+    input, the output that ends a sentence, and the padding that the mask ignores.
+    """
 
     def __init__(self, texts: Sequence[str]):
         chars = sorted(set("".join(texts)))
@@ -151,9 +156,9 @@ class Pairs:
         return src.to(device), s_len, tgt.to(device)
 
 
-def make_pairs(numbers: Sequence[int], src_vocab: CharVocab | None = None,
-               tgt_vocab: CharVocab | None = None, src_lang: str = "en",
-               tgt_lang: str = "de") -> tuple[Pairs, CharVocab, CharVocab]:
+def make_pairs(numbers: Sequence[int], src_vocab: SymbolVocab | None = None,
+               tgt_vocab: SymbolVocab | None = None, src_lang: str = "en",
+               tgt_lang: str = "de") -> tuple[Pairs, SymbolVocab, SymbolVocab]:
     """Pairs (number words in ``src_lang``, in ``tgt_lang``) and the two character vocabularies.
 
     Vocabularies are built from these pairs unless given (the test set reuses the training
@@ -161,8 +166,8 @@ def make_pairs(numbers: Sequence[int], src_vocab: CharVocab | None = None,
     """
     src_text = [number_words(n, src_lang) for n in numbers]
     tgt_text = [number_words(n, tgt_lang) for n in numbers]
-    src_vocab = src_vocab or CharVocab(src_text)
-    tgt_vocab = tgt_vocab or CharVocab(tgt_text)
+    src_vocab = src_vocab or SymbolVocab(src_text)
+    tgt_vocab = tgt_vocab or SymbolVocab(tgt_text)
     src_ids = [src_vocab.encode(t) for t in src_text]
     tgt_ids = [tgt_vocab.encode(t, bos=True) for t in tgt_text]
     pairs = Pairs(list(numbers), src_text, tgt_text, pad_ids(src_ids),
@@ -342,7 +347,7 @@ class TrainLog:
 
 
 def train(model: Seq2Seq, pairs: Pairs, steps: int, valid: Pairs | None = None,
-          tgt_vocab: CharVocab | None = None, batch_size: int = 64, lr: float = 3e-3,
+          tgt_vocab: SymbolVocab | None = None, batch_size: int = 64, lr: float = 3e-3,
           clip: float = 1.0, eval_every: int = 100, seed: int = 0, device: Any = None,
           desc: str | None = None) -> TrainLog:
     """Teacher-forced training (Adam, gradient clipping) for a fixed number of ``steps``.
@@ -476,7 +481,7 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_len: torch.Tensor, beam: 
 
 
 # ----------------------------------------------------------------------------- evaluation
-def translate(model: Seq2Seq, pairs: Pairs, tgt_vocab: CharVocab, beam: int = 1,
+def translate(model: Seq2Seq, pairs: Pairs, tgt_vocab: SymbolVocab, beam: int = 1,
               batch_size: int = 500, alpha: float = 1.0, device: Any = None) -> list[str]:
     """Decoded strings for every pair (greedy for ``beam=1``, else beam search)."""
     texts: list[str] = []

@@ -101,8 +101,7 @@ def check_sampler(sample_next: Callable[..., int], draws: int = 3000) -> None:
         if np.allclose(freq, np.eye(V)[int(torch.argmax(logits))]):
             raise CheckFailed(f"with {what}, every draw was the most likely index: that is "
                               "greedy decoding, not sampling")
-        tol = 4 * np.sqrt(want * (1 - want) / draws) + 0.01
-        if np.all(np.abs(freq - want) <= tol):
+        if _near(freq, want, draws):
             continue
         wrong = {"the probabilities divided by the temperature (divide the logits)":
                  _probs_divided(logits, temperature, k),
@@ -111,7 +110,7 @@ def check_sampler(sample_next: Callable[..., int], draws: int = 3000) -> None:
                  "top-k applied with k - 1 or k + 1 (keep exactly k)":
                  _reference_probs(logits, temperature, k - 1) if k and k > 1 else None}
         for mistake, probs in wrong.items():
-            if probs is not None and np.all(np.abs(freq - probs) <= tol):
+            if probs is not None and _near(freq, probs, draws):
                 raise CheckFailed(f"with {what}, your draws follow {mistake}")
         raise CheckFailed(f"with {what}, the draw frequencies {np.round(freq, 3).tolist()} are "
                           f"far from the exact probabilities {np.round(want, 3).tolist()}")
@@ -122,6 +121,11 @@ def check_sampler(sample_next: Callable[..., int], draws: int = 3000) -> None:
     b = [int(sample_next(logits.clone(), 1.0, None, gen_b)) for _ in range(30)]
     expect(a == b, "two generators with the same seed gave different draws: draw with "
                    "torch.multinomial(..., generator=generator), not from the global RNG")
+
+
+def _near(freq: np.ndarray, probs: np.ndarray, draws: int) -> bool:
+    """Whether observed frequencies are within 4 standard errors (+ 0.01) of ``probs``."""
+    return bool(np.all(np.abs(freq - probs) <= 4 * np.sqrt(probs * (1 - probs) / draws) + 0.01))
 
 
 def _probs_divided(logits: torch.Tensor, temperature: float, k: int | None) -> np.ndarray:
