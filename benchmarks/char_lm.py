@@ -27,7 +27,7 @@ from rnncourse import runtime, text
 
 STEPS = 2000          # the notebook's fixed step count
 RECIPE = dict(batch=8, seq_len=100, lr=4e-3, warmup=150, clip=1.0)
-MODEL = dict(embedding_dim=64, hidden_size=256, num_layers=2, dropout=0.25)
+MODEL = dict(embedding_dim=64, hidden_size=192, num_layers=2, dropout=0.25)
 ORDERS = list(range(1, 16))
 LAMBDAS = [round(x, 2) for x in np.linspace(0, 1, 21)]
 DYN_GRID = [(lr, decay) for lr in (1e-4, 3e-4, 1e-3) for decay in (1e-3, 1e-2)]
