@@ -7,7 +7,7 @@ next to the number of dependent steps (T for the loop, ceil(log2 T) for a Hillis
 It runs on the GPU when one is visible (or ``--device cuda``); the chapter quotes CPU ratios
 only, because no GPU ratio was measured when it was written.
 
-``--part lm``: the §13.7 race — LSTM vs causal Transformer vs minGRU (``beyond.race_models``,
+``--part lm``: the §13.7 race — LSTM vs causal Transformer vs minGRU vs GRU (``beyond.race_models``,
 about 130k parameters each) on the chapter-8 character data, with the notebook's fixed step
 counts, over ``--seeds`` seeds; prints bits per character and training seconds per seed, and
 the spread; times are the process's CPU seconds (not wall time). Example::
@@ -27,8 +27,8 @@ import torch
 from rnncourse import beyond, runtime, text
 
 # The notebook's step counts (§13.7): about equal training time on one CPU thread.
-RACE_STEPS = {"LSTM": 600, "Transformer": 410, "minGRU": 160}
-RACE_LR = {"LSTM": 1e-2, "Transformer": 1e-2, "minGRU": 3e-2}
+RACE_STEPS = {"LSTM": 600, "Transformer": 410, "minGRU": 160, "GRU": 220}
+RACE_LR = {"LSTM": 1e-2, "Transformer": 1e-2, "minGRU": 3e-2, "GRU": 1e-2}
 
 
 def speed(device: torch.device, lengths: list[int], repeats: int, rounds: int) -> None:

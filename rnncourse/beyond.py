@@ -562,18 +562,20 @@ def train_char_model(model: nn.Module, train_ids: Tensor, steps: int, seq_len: i
 
 
 def race_models(vocab_size: int, seed: int = 0) -> dict[str, nn.Module]:
-    """The three character models of §13.7, of about equal size (~130k parameters each).
+    """The four character models of §13.7, of about equal size (~130k parameters each).
 
-    ``"LSTM"``: :class:`rnncourse.text.CharLM` over ``nn.LSTM(V, 128)``; ``"Transformer"``:
-    :class:`CharTransformer` (``d_model`` 64, 4 heads, 2 blocks, feed-forward 256, context
-    128); ``"minGRU"``: ``CharLM`` over a 2-layer :class:`MinGRU` of width 192 (log-space scan).
-    Each is initialised after ``torch.manual_seed(seed + k)``.
+    ``"LSTM"``: :class:`rnncourse.text.CharLM` over ``nn.LSTM(V, 128)``; ``"GRU"``: ``CharLM``
+    over ``nn.GRU(V, 152)``; ``"Transformer"``: :class:`CharTransformer` (``d_model`` 64,
+    4 heads, 2 blocks, feed-forward 256, context 128); ``"minGRU"``: ``CharLM`` over a 2-layer
+    :class:`MinGRU` of width 192 (log-space scan). Each is initialised after
+    ``torch.manual_seed(seed + k)``.
     """
     from .text import CharLM
 
     makers = {"LSTM": lambda: CharLM(vocab_size, nn.LSTM(vocab_size, 128)),
               "Transformer": lambda: CharTransformer(vocab_size, 64, 4, 2, 256, context=128),
-              "minGRU": lambda: CharLM(vocab_size, MinGRU(vocab_size, 192, num_layers=2))}
+              "minGRU": lambda: CharLM(vocab_size, MinGRU(vocab_size, 192, num_layers=2)),
+              "GRU": lambda: CharLM(vocab_size, nn.GRU(vocab_size, 152))}
     models = {}
     for k, (name, make) in enumerate(makers.items()):
         torch.manual_seed(seed + k)
