@@ -245,7 +245,7 @@ def _sampler(divide_probs=False, multiply=False, k_off=0, greedy=False, global_r
 
 def test_check_sampler():
     assert ch08.check_sampler(_sampler(), draws=2000)
-    for fn, message in [(_sampler(divide_probs=True), "divided by the temperature"),
+    for fn, message in [(_sampler(divide_probs=True), "temperature ignored"),
                         (_sampler(multiply=True), "multiply"),
                         (_sampler(k_off=1), "outside the"),
                         (_sampler(k_off=-1), "k - 1"),

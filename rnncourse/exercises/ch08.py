@@ -103,8 +103,9 @@ def check_sampler(sample_next: Callable[..., int], draws: int = 3000) -> None:
                               "greedy decoding, not sampling")
         if _near(freq, want, draws):
             continue
-        wrong = {"the probabilities divided by the temperature (divide the logits)":
-                 _probs_divided(logits, temperature, k),
+        wrong = {"softmax(logits) with the temperature ignored (dividing the probabilities by "
+                 "it changes nothing once they are renormalised: divide the logits)":
+                 _reference_probs(logits, 1.0, k),
                  "softmax(logits * temperature) (divide, do not multiply)":
                  _reference_probs(logits, 1 / temperature, k),
                  "top-k applied with k - 1 or k + 1 (keep exactly k)":
@@ -126,17 +127,6 @@ def check_sampler(sample_next: Callable[..., int], draws: int = 3000) -> None:
 def _near(freq: np.ndarray, probs: np.ndarray, draws: int) -> bool:
     """Whether observed frequencies are within 4 standard errors (+ 0.01) of ``probs``."""
     return bool(np.all(np.abs(freq - probs) <= 4 * np.sqrt(probs * (1 - probs) / draws) + 0.01))
-
-
-def _probs_divided(logits: torch.Tensor, temperature: float, k: int | None) -> np.ndarray:
-    probs = torch.softmax(logits.double(), -1) / temperature
-    probs = probs / probs.sum()
-    if k is not None:
-        keep = torch.topk(probs, k).indices
-        mask = torch.zeros_like(probs)
-        mask[keep] = 1
-        probs = probs * mask / (probs * mask).sum()
-    return probs.numpy()
 
 
 # --------------------------------------------------------------------------- 8.3
