@@ -336,12 +336,15 @@ def test_a_student_version_needs_nothing_from_the_removed_solutions(path):
     assert problems == []
 
 
-def test_the_worker_process_does_not_import_torch():
-    """Only the kernel needs torch: importing it in the worker too cost ~2 s per submission."""
+def test_the_worker_process_imports_neither_torch_nor_the_iri_grammar():
+    """Only the kernel needs torch (~2 s per submission in the worker too), and nbformat's
+    jsonschema compiled an IRI grammar with lark (1.4 s per submission) the grader never uses."""
     from rnncourse.instructor import _worker
     from rnncourse.selfcheck import GRADE_LOG
 
     assert _worker.GRADE_LOG == GRADE_LOG
-    probe = ("import sys, rnncourse.instructor._worker, rnncourse.instructor.grading; "
-             "sys.exit('torch' in sys.modules)")
-    assert subprocess.run([sys.executable, "-c", probe]).returncode == 0
+    probe = ("import sys, rnncourse.instructor._worker, rnncourse.instructor.grading, nbclient, "
+             "nbformat; print(sorted(m for m in ('torch', 'lark') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

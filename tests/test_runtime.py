@@ -1,5 +1,7 @@
 import functools
+import os
 import random
+import subprocess
 import sys
 import types
 import warnings
@@ -46,6 +48,24 @@ def test_seeding_repeats_python_numpy_and_torch_draws():
 def test_seeding_returns_a_seeded_generator():
     g1, g2 = runtime.seed_everything(5), runtime.seed_everything(5)
     assert torch.equal(torch.rand(4, generator=g1), torch.rand(4, generator=g2))
+
+
+def test_seeding_asks_for_deterministic_algorithms_without_importing_the_inductor():
+    # torch.use_deterministic_algorithms imports torch._inductor (over a second of CPU per
+    # notebook); seed_everything sets the same two flags without it, and a later import of the
+    # inductor still finds its deterministic mode on.
+    code = ("import sys, torch\n"
+            "from rnncourse import runtime\n"
+            "runtime.seed_everything(0)\n"
+            "print('torch._inductor' in sys.modules, torch.are_deterministic_algorithms_enabled(),"
+            " torch.is_deterministic_algorithms_warn_only_enabled())\n"
+            "import torch._inductor.config as c\n"
+            "print(c.deterministic)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env={k: v for k, v in os.environ.items()
+                               if k != "TORCHINDUCTOR_DETERMINISTIC"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True", "True", "True"], done.stdout
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, "0", None, True])
