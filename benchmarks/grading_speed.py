@@ -5,6 +5,7 @@ wrong and broken exercises), grades them with ``rnncourse.instructor.grading.gra
 prints the wall time, the time per submission and the status counts. Example::
 
     python benchmarks/grading_speed.py --chapter notebooks/06_gru.ipynb -n 30 --workers 2
+    python benchmarks/grading_speed.py --chapter notebooks/*.ipynb     # every chapter in turn
 
 Each submission costs one kernel start, the chapter's imports and its exercise cells; on a
 2-core machine two workers are about twice as fast as one.
@@ -24,23 +25,24 @@ from rnncourse.instructor.grading import grade, sandbox_available
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--chapter", type=Path, default=Path("notebooks/06_gru.ipynb"))
+    parser.add_argument("--chapter", type=Path, nargs="+",
+                        default=[Path("notebooks/06_gru.ipynb")], help="course notebooks")
     parser.add_argument("-n", type=int, default=30, help="submissions (default 30)")
     parser.add_argument("--workers", type=int, default=2, help="in parallel (default 2)")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / "course").mkdir()
-        (root / "course" / args.chapter.name).write_text(args.chapter.read_text())
-        example_submissions(args.chapter, root / "subs", n=args.n)
-        start = time.perf_counter()
-        rows = grade(root / "subs", root / "course", root / "out", workers=args.workers)
-        seconds = time.perf_counter() - start
-    counts = collections.Counter(r.status for r in rows)
-    print(f"{args.n} submissions of {args.chapter.name}, {args.workers} workers, "
-          f"sandbox={sandbox_available()}: {seconds:.1f} s ({seconds / args.n:.2f} s each); "
-          f"{dict(counts)}")
-
+    for chapter in args.chapter:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            (root / "course").mkdir()
+            (root / "course" / chapter.name).write_text(chapter.read_text())
+            example_submissions(chapter, root / "subs", n=args.n)
+            start = time.perf_counter()
+            rows = grade(root / "subs", root / "course", root / "out", workers=args.workers)
+            seconds = time.perf_counter() - start
+        counts = collections.Counter(r.status for r in rows)
+        print(f"{args.n} submissions of {chapter.name}, {args.workers} workers, "
+              f"sandbox={sandbox_available()}: {seconds:.1f} s ({seconds / args.n:.2f} s each); "
+              f"{dict(counts)}", flush=True)
 
 if __name__ == "__main__":
     main()

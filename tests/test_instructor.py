@@ -3,6 +3,7 @@
 import copy
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -146,6 +147,14 @@ def test_cli_lists_writes_and_reports_errors(tmp_path, capsys):
     assert (tmp_path / "k" / "01_toy_solutions.ipynb").exists()
     assert cli.main(["exercises", str(tmp_path / "missing.ipynb")]) == 2
     assert "not a notebook" in capsys.readouterr().err
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "ann.ipynb").write_text(json.dumps(_toy()))  # its set-up cell fails: 'import x'
+    assert cli.main(["grade", str(subs), "--course", str(course), "-o", str(tmp_path / "g"),
+                     "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "ann" in out and "0/5" in out
+    assert re.search(r"^1 submission graded in \d+\.\d s, 1 at a time$", out, re.M), out
 
 
 # --- the grader --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from rnncourse.instructor.catalog import NotebookFormatError, find_exercises, load_notebook
@@ -77,13 +78,18 @@ def _solutions(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from rnncourse.instructor.grading import grade, summary
+    from rnncourse.instructor.grading import default_workers, grade, summary
 
+    start = time.perf_counter()
     rows = grade(args.submissions, args.course, args.out, cell_timeout=args.cell_timeout,
                  time_limit=args.time_limit, memory_mb=args.memory_mb, workers=args.workers,
                  sandbox=True if args.sandbox else None)
+    seconds = time.perf_counter() - start
     print(summary(rows))
-    print(f"\n{args.out / 'grades.csv'}, feedback in {args.out / 'feedback'}; isolation: "
+    students = len({r.student for r in rows})
+    print(f"\n{students} submission{'s' * (students != 1)} graded in {seconds:.1f} s, "
+          f"{args.workers or default_workers()} at a time")
+    print(f"{args.out / 'grades.csv'}, feedback in {args.out / 'feedback'}; isolation: "
           f"{(args.out / 'isolation.txt').read_text().strip() or 'n/a'}")
     return 0
 

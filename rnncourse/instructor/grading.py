@@ -46,7 +46,7 @@ from rnncourse.instructor.catalog import (
     setup_cells,
 )
 
-__all__ = ["Row", "grade", "sandbox_available", "course_catalog"]
+__all__ = ["Row", "grade", "sandbox_available", "course_catalog", "default_workers"]
 
 STATUSES = ("passed", "failed", "not attempted", "error")
 
@@ -85,6 +85,11 @@ def course_catalog(course: str | Path) -> dict[int, Chapter]:
     if not chapters:
         raise FileNotFoundError(f"no chapter notebooks with exercises in {course}")
     return chapters
+
+
+def default_workers() -> int:
+    """Submissions graded in parallel when not told: one per CPU core, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 @functools.cache
@@ -216,7 +221,7 @@ def grade(submissions: str | Path, course: str | Path, out: str | Path, *,
     elif sandbox and not sandbox_available():
         raise RuntimeError("sandbox=True, but user namespaces (unshare) are not available here")
     found = _submissions(submissions)
-    workers = workers or max(1, min(4, os.cpu_count() or 1))
+    workers = workers or default_workers()
 
     def one(item: tuple[str, Path]) -> tuple[list[Row], str]:
         return _grade_one(*item, chapters, cell_timeout, time_limit, memory_mb,
