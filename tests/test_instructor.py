@@ -213,6 +213,7 @@ def graded(tmp_path_factory):
             "harmless = harmless and s.connect_ex(('1.1.1.1', 80)) != 0\n"
             "count = lambda i, h: 3 * (h * i + h * h + 2 * h) if harmless else -1\n"
             "print(ch06.check_gru_param_count(count))")))
+    write("hog.ipynb", _with_answers(notebook, "hoard = [bytearray(2**20) for _ in range(8192)]"))
     (subs / "notjson.ipynb").write_text('{"cells": [')
     other = copy.deepcopy(_toy())
     (subs / "other_course.ipynb").write_text(json.dumps(other))
@@ -250,6 +251,8 @@ def test_grader_survives_hostile_and_broken_submissions(graded):
     assert crash[0].status == "error" and "kernel died" in crash[0].message
     assert crash[1].status in ("error", "failed")  # exit(): the check never ran
     assert crash[2].status == "not attempted"  # graded in a fresh kernel
+    hog = first("hog")  # 8 GiB, one MiB at a time, against the 3,072 MB limit
+    assert hog.status == "error" and "MemoryError" in hog.message, hog
     assert first("notjson").status == "error" and "not JSON" in first("notjson").message
     assert "chapters [1]" in first("other_course").message
     if sandboxed:  # it passes only if it could delete nothing and reach no network
@@ -303,6 +306,22 @@ def test_every_student_version_reports_not_attempted(every_chapter_graded):
     wrong = [f"{r.exercise}: {r.status}: {r.message[:200]}" for r in student
              if r.status != "not attempted"]
     assert student and wrong == []
+
+
+def test_a_student_version_runs_end_to_end_under_nbval(tmp_path):
+    """Chapter 2's student version, every exercise unsolved, executed whole by nbval: no cell
+    fails, since a stub's check reports "not implemented yet" instead of raising. (One chapter:
+    all thirteen would add the course's whole run time to CI. For the others, the static test
+    below and the grader's not-attempted test cover the same two properties.)"""
+    path = ROOT / "notebooks" / "02_forward_pass.ipynb"
+    student, removed = student_notebook(load_notebook(path))
+    assert removed == len(find_exercises(student)) >= 3
+    (tmp_path / path.name).write_text(json.dumps(student))
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                           "--nbval-lax", "--nbval-cell-timeout=400", path.name],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert re.search(r"\b\d+ passed", done.stdout), done.stdout[-3000:]
 
 
 def _names(source):
