@@ -84,6 +84,28 @@ def _brute_force_beam(scores: torch.Tensor, log_probs: torch.Tensor, beam: int
     return sorted(cands, key=lambda c: -c[0])[:beam]
 
 
+def _beam_case(gen: torch.Generator, K: int, V: int, beam: int
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores (K,) and log-probabilities (K, V) on which each usual mistake gives its own
+    answer: the best-scored parent keeps at least two children (so extending each hypothesis
+    by its own best token is wrong), and the worst-scored parent has the two likeliest tokens
+    of all (so ranking by log p alone keeps two of its children, which the search does not).
+    Parents come in a random order; scores are 4 or more apart; no two extensions tie."""
+    while True:  # the construction holds on all but about 1 draw in 10,000: redraw those
+        logits = 0.05 * torch.randn(K, V, generator=gen)            # near-uniform rows
+        two = torch.randperm(V, generator=gen)[:2]
+        logits[K - 1, two] += 4 + 0.2 * torch.rand(2, generator=gen)  # log p ≈ -0.75 each
+        scores = -(4 * torch.arange(K) + torch.rand(K, generator=gen))  # best first
+        order = torch.randperm(K, generator=gen)
+        scores, log_probs = scores[order], torch.log_softmax(logits, -1)[order]
+        totals = (scores[:, None] + log_probs).flatten()
+        kept = {(k, v) for _, k, v in _brute_force_beam(scores, log_probs, beam)}
+        alone = {(int(i) // V, int(i) % V) for i in log_probs.flatten().topk(beam).indices}
+        if (len(set(np.round(totals.tolist(), 6))) == K * V and alone != kept
+                and len({k for k, _ in kept}) < beam and len({k for k, _ in alone}) < beam):
+            return scores, log_probs
+
+
 @self_check("Exercise 10.2 (★★): one step of beam search")
 def check_beam_step(beam_step: Callable[[torch.Tensor, torch.Tensor, int],
                                         tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
@@ -95,18 +117,10 @@ def check_beam_step(beam_step: Callable[[torch.Tensor, torch.Tensor, int],
         K, V = int(torch.randint(2, 5, (1,), generator=gen)), int(torch.randint(3, 7, (1,),
                                                                             generator=gen))
         beam = int(torch.randint(2, K * V // 2 + 1, (1,), generator=gen))
-        while True:   # hypotheses with very different scores, so the parent's score matters
-            log_probs = torch.log_softmax(2 * torch.randn(K, V, generator=gen), -1)
-            scores = -3 * torch.rand(K, generator=gen).cumsum(0)
-            oracle = _brute_force_beam(scores, log_probs, beam)
-            values = sorted(float(s + p) for s, p in zip(scores.repeat_interleave(V),
-                                                         log_probs.flatten()))
-            alone = log_probs.flatten().topk(beam).indices
-            alone_pairs = [(int(i) // V, int(i) % V) for i in alone]
-            if (len(set(np.round(values, 6))) == len(values)         # no ties, and the parent's
-                    and alone_pairs != [(k, v) for _, k, v in oracle]     # score changes it
-                    and len({k for _, k, _ in oracle}) < beam):   # a parent with two children
-                break
+        scores, log_probs = _beam_case(gen, K, V, beam)
+        oracle = _brute_force_beam(scores, log_probs, beam)
+        alone = log_probs.flatten().topk(beam).indices
+        alone_pairs = [(int(i) // V, int(i) % V) for i in alone]
         result = beam_step(scores.clone(), log_probs.clone(), beam)
         expect(isinstance(result, (tuple, list)) and len(result) == 3,
                "beam_step should return a tuple (new_scores, parent, token)")
