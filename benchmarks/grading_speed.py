@@ -44,5 +44,6 @@ def main(argv: list[str] | None = None) -> None:
               f"sandbox={sandbox_available()}: {seconds:.1f} s ({seconds / args.n:.2f} s each); "
               f"{dict(counts)}", flush=True)
 
+
 if __name__ == "__main__":
     main()
